@@ -1,0 +1,39 @@
+# The two commands of the README:  make run  |  make test
+SHELL := /bin/bash
+PY := .venv/bin/python
+STACK := PYTHONPATH=$(CURDIR) $(PY) -m include.retrain.stack
+
+.PHONY: help setup up down status run test test-unit lint lock clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup:  ## venv from the lock + lakeFS binary (cached under ~/.cache/retrain-dags)
+	@bash scripts/setup.sh
+
+up: setup  ## start lakeFS, MLflow, S3 landing, Ray and Airflow on loopback
+	@$(STACK) up
+
+down:  ## stop every service of the local stack
+	@if [ -x $(PY) ]; then $(STACK) down; else echo "Nothing running (no venv)."; fi
+
+status:  ## state and URL of each service
+	@$(STACK) status
+
+run: up  ## setup + up + one end-to-end run, then print the summary
+	@$(STACK) run
+
+test: setup  ## every test layer (unit, dags, integration, e2e) against real services
+	@PYTHONPATH=$(CURDIR) $(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: setup  ## only the fast layers (no services)
+	@PYTHONPATH=$(CURDIR) $(PY) -m pytest -m "unit or dags" $(PYTEST_ARGS)
+
+lint: setup  ## ruff + mypy
+	@$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy
+
+lock:  ## re-resolve requirements.txt into constraints.txt in ONE pip run
+	@bash scripts/lock.sh
+
+clean: down  ## remove local state (.local); keeps the cached venv and lakeFS binary
+	rm -rf .local

@@ -1,0 +1,1 @@
+"""Airflow adapters: the only modules of the package that import Airflow."""

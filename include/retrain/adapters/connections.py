@@ -1,0 +1,39 @@
+"""Airflow connections -> plain endpoint objects for the logic modules."""
+
+from __future__ import annotations
+
+from airflow.sdk import BaseHook
+
+from ..endpoints import Endpoints, LakeFSEndpoint
+
+LAKEFS_CONN = "lakefs_default"
+MLFLOW_CONN = "mlflow_default"
+RAY_CONN = "ray_default"
+LANDING_CONN = "aws_landing"
+
+
+def _url(conn_id: str) -> str:
+    conn = BaseHook.get_connection(conn_id)
+    host = (conn.host or "").rstrip("/")
+    if not host:
+        raise ValueError(f"Airflow connection {conn_id!r} has no host; set it to the service URL, e.g. http://127.0.0.1:8000")
+    if "://" not in host:
+        host = f"http://{host}" + (f":{conn.port}" if conn.port else "")
+    return host
+
+
+def lakefs_endpoint(conn_id: str = LAKEFS_CONN) -> LakeFSEndpoint:
+    conn = BaseHook.get_connection(conn_id)
+    return LakeFSEndpoint(url=_url(conn_id), access_key_id=conn.login or "", secret_access_key=conn.password or "")
+
+
+def endpoints() -> Endpoints:
+    return Endpoints(lakefs=lakefs_endpoint(), mlflow_url=_url(MLFLOW_CONN), ray_url=_url(RAY_CONN))
+
+
+def ray_address(conn_id: str = RAY_CONN) -> str:
+    return _url(conn_id)
+
+
+def mlflow_url(conn_id: str = MLFLOW_CONN) -> str:
+    return _url(conn_id)

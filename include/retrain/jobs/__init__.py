@@ -1,0 +1,1 @@
+"""Ray job entrypoints (run inside the Ray cluster, never in Airflow)."""

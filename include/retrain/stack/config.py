@@ -1,0 +1,134 @@
+"""Where the local stack lives and which ports it uses, read from the environment."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HOST = "127.0.0.1"
+ROOT = Path(__file__).resolve().parents[3]
+
+# name -> (environment variable, default, what uses it)
+PORTS: dict[str, tuple[str, int, str]] = {
+    "lakefs": ("LAKEFS_PORT", 8000, "lakeFS API, UI and S3 gateway"),
+    "mlflow": ("MLFLOW_PORT", 5000, "MLflow tracking server"),
+    "s3": ("S3_PORT", 9000, "S3 landing zone (moto server)"),
+    "airflow": ("AIRFLOW_PORT", 8080, "Airflow api-server and UI"),
+    "airflow_worker_logs": ("AIRFLOW_WORKER_LOG_PORT", 8793, "Airflow task log server"),
+    "airflow_trigger_logs": ("AIRFLOW_TRIGGER_LOG_PORT", 8794, "Airflow triggerer log server"),
+    "ray_dashboard": ("RAY_DASHBOARD_PORT", 8265, "Ray dashboard and Jobs API"),
+    "ray_gcs": ("RAY_GCS_PORT", 6379, "Ray head (GCS)"),
+    "ray_client": ("RAY_CLIENT_PORT", 10001, "Ray client server"),
+    "ray_node_manager": ("RAY_NODE_MANAGER_PORT", 6380, "Ray node manager"),
+    "ray_object_manager": ("RAY_OBJECT_MANAGER_PORT", 6381, "Ray object manager"),
+    "ray_agent": ("RAY_DASHBOARD_AGENT_PORT", 52365, "Ray dashboard agent (HTTP)"),
+    "ray_agent_grpc": ("RAY_DASHBOARD_AGENT_GRPC_PORT", 52366, "Ray dashboard agent (gRPC)"),
+    "ray_runtime_env": ("RAY_RUNTIME_ENV_AGENT_PORT", 52367, "Ray runtime-env agent"),
+    "ray_metrics": ("RAY_METRICS_PORT", 52368, "Ray metrics export"),
+}
+
+
+class ConfigError(ValueError):
+    """A setting of the local stack is wrong; the message says which variable to change."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Paths and ports of one local stack.
+
+    Args:
+        state_dir: all state, logs and generated credentials (git-ignored).
+        ports: service name -> port, see ``PORTS``.
+        landing_bucket: the S3 bucket of the landing zone, created at start.
+        root: the project checkout (DAGs, plugins, include).
+    """
+
+    state_dir: Path
+    ports: Mapping[str, int]
+    landing_bucket: str = "landing"
+    root: Path = ROOT
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> StackConfig:
+        env = os.environ if environ is None else environ
+        ports = {}
+        for name, (var, default, _) in PORTS.items():
+            raw = env.get(var, str(default))
+            try:
+                port = int(raw)
+            except ValueError:
+                raise ConfigError(f"{var}={raw!r} is not a port number") from None
+            if not 0 < port < 65536:
+                raise ConfigError(f"{var}={port} is outside 1-65535")
+            ports[name] = port
+        clash = _first_clash(ports)
+        if clash:
+            raise ConfigError(clash)
+        state = Path(env.get("RETRAIN_STATE_DIR", str(ROOT / ".local"))).resolve()
+        return cls(
+            state_dir=state,
+            ports=ports,
+            landing_bucket=env.get("LANDING_BUCKET", "landing"),
+        )
+
+    def url(self, service: str) -> str:
+        return f"http://{HOST}:{self.ports[service]}"
+
+    @property
+    def stack_id(self) -> str:
+        """Marker put in every service's environment, to find our processes again."""
+        return str(self.state_dir)
+
+    @property
+    def lakefs_bin(self) -> Path:
+        return Path(os.environ.get("LAKEFS_BIN", str(self.root / ".local" / "bin" / "lakefs")))
+
+    @property
+    def ray_temp_dir(self) -> Path:
+        # Ray puts unix sockets below this; their paths must stay under ~107 bytes.
+        path = self.state_dir / "ray"
+        if len(str(path)) > 40:
+            import hashlib
+
+            path = Path("/tmp") / f"retrain-ray-{hashlib.sha256(bytes(self.state_dir)).hexdigest()[:8]}"
+        return path
+
+
+def _first_clash(ports: Mapping[str, int]) -> str | None:
+    seen: dict[int, str] = {}
+    for name, port in ports.items():
+        if port in seen:
+            a, b = PORTS[seen[port]][0], PORTS[name][0]
+            return f"{a} and {b} are both {port}; give each service its own port"
+        seen[port] = name
+    return None
+
+
+def port_is_free(port: int, host: str = HOST) -> bool:
+    """True when nothing listens on host:port (we can bind it ourselves)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(count: int) -> list[int]:
+    """Ask the kernel for ``count`` distinct free ports (for tests beside a dev stack)."""
+    socks, ports = [], []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((HOST, 0))
+            socks.append(sock)
+            ports.append(sock.getsockname()[1])
+    finally:
+        for sock in socks:
+            sock.close()
+    return ports

@@ -1,0 +1,111 @@
+"""Start, find and stop service processes by process group (never by name)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+MARKER = "RETRAIN_STACK_ID"
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state, process group) of a pid, or None when it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return fields[0], int(fields[2])
+
+
+def _pids() -> Iterable[int]:
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            yield int(entry)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of a process group."""
+    out = []
+    for pid in _pids():
+        st = _stat(pid)
+        if st and st[1] == pgid and st[0] != "Z":
+            out.append(pid)
+    return out
+
+
+def marked_processes(stack_id: str) -> list[int]:
+    """Live processes whose environment carries this stack's marker (escaped groups too)."""
+    needle = f"{MARKER}={stack_id}".encode() + b"\0"
+    me = os.getpid()
+    out = []
+    for pid in _pids():
+        if pid == me:
+            continue
+        try:
+            env = Path(f"/proc/{pid}/environ").read_bytes()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        st = _stat(pid)
+        if needle in env + b"\0" and st and st[0] != "Z":
+            out.append(pid)
+    return out
+
+
+def spawn(argv: list[str], env: Mapping[str, str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:
+    """Start ``argv`` as the leader of a new session and process group, output to ``log``."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        out.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(argv)}\n".encode())
+        out.flush()
+        return subprocess.Popen(
+            argv, env=dict(env), cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+
+
+def _signal_all(pids: Iterable[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def stop_group(pgid: int, grace: float = 20.0) -> None:
+    """SIGTERM the whole group, wait up to ``grace`` seconds, then SIGKILL what is left."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    _wait_gone(lambda: group_members(pgid), grace)
+    _signal_all(group_members(pgid), signal.SIGKILL)
+    _wait_gone(lambda: group_members(pgid), 5)
+
+
+def stop_marked(stack_id: str, grace: float = 10.0) -> list[int]:
+    """Stop every process left with this stack's marker; returns what it found."""
+    found = marked_processes(stack_id)
+    if found:
+        _signal_all(found, signal.SIGTERM)
+        _wait_gone(lambda: marked_processes(stack_id), grace)
+        _signal_all(marked_processes(stack_id), signal.SIGKILL)
+        _wait_gone(lambda: marked_processes(stack_id), 5)
+    return found
+
+
+def _wait_gone(members, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while members() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    if not path.exists():
+        return f"(no log at {path})"
+    text = path.read_text(errors="replace").splitlines()
+    return "\n".join(text[-lines:])
