@@ -23,7 +23,8 @@ status:  ## state and URL of each service
 run: up  ## setup + up + one end-to-end run, then print the summary
 	@$(STACK) run
 
-test: setup  ## every test layer (unit, dags, integration, e2e) against real services
+test: setup  ## lint, then every test layer (unit, dags, integration, e2e) against real services
+	@$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy
 	@PYTHONPATH=$(CURDIR) $(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: setup  ## only the fast layers (no services)

@@ -6,6 +6,7 @@ the same repository state instead of failing or duplicating work.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import IO, Any
 
@@ -40,9 +41,7 @@ def ensure_repository(clt: Any, name: str, storage_namespace: str | None = None)
     import lakefs
 
     namespace = storage_namespace or f"local://{name}"
-    return lakefs.Repository(name, client=clt).create(
-        storage_namespace=namespace, default_branch=MAIN, exist_ok=True
-    )
+    return lakefs.Repository(name, client=clt).create(storage_namespace=namespace, default_branch=MAIN, exist_ok=True)
 
 
 def ensure_branch(repo: Any, branch: str, source: str = MAIN) -> Any:
@@ -80,7 +79,5 @@ def merge_into_main(repo: Any, branch: Any, message: str, metadata: dict[str, st
 def delete_branch(repo: Any, name: str) -> None:
     from lakefs.exceptions import NotFoundException
 
-    try:
+    with contextlib.suppress(NotFoundException):
         repo.branch(name).delete()
-    except NotFoundException:
-        pass

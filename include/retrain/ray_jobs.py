@@ -39,9 +39,14 @@ def job_client(address: str) -> Any:
     return JobSubmissionClient(address)
 
 
-def submit_or_reattach(client: Any, sub_id: str, entrypoint: str, env: dict[str, Any],
-                       metadata: dict[str, str] | None = None,
-                       entrypoint_num_cpus: float | None = None) -> str:
+def submit_or_reattach(
+    client: Any,
+    sub_id: str,
+    entrypoint: str,
+    env: dict[str, Any],
+    metadata: dict[str, str] | None = None,
+    entrypoint_num_cpus: float | None = None,
+) -> str:
     """Make sure a job with ``sub_id`` runs or has succeeded.
 
     Returns:
@@ -54,8 +59,13 @@ def submit_or_reattach(client: Any, sub_id: str, entrypoint: str, env: dict[str,
         return "reused"
     if status in ("FAILED", "STOPPED"):
         client.delete_job(sub_id)
-    client.submit_job(entrypoint=entrypoint, submission_id=sub_id, runtime_env=env,
-                      metadata=metadata or {}, entrypoint_num_cpus=entrypoint_num_cpus)
+    client.submit_job(
+        entrypoint=entrypoint,
+        submission_id=sub_id,
+        runtime_env=env,
+        metadata=metadata or {},
+        entrypoint_num_cpus=entrypoint_num_cpus,
+    )
     return "submitted"
 
 

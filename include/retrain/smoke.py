@@ -29,15 +29,16 @@ def landing_key(date: str) -> str:
 def sample_csv(date: str, rows: int = 50) -> bytes:
     """A small, deterministic sensor-like table for the smoke run."""
     lines = ["asset_id,timestamp,vibration_x,temperature,label"]
-    start = dt.datetime.fromisoformat(date).replace(tzinfo=dt.timezone.utc)
+    start = dt.datetime.fromisoformat(date).replace(tzinfo=dt.UTC)
     for i in range(rows):
         ts = (start + dt.timedelta(seconds=i)).isoformat()
         lines.append(f"pump-{i % 3:02d},{ts},{0.1 * (i % 7):.3f},{60 + i % 5}.0,normal")
     return ("\n".join(lines) + "\n").encode()
 
 
-def publish_object(endpoint: LakeFSEndpoint, body: IO[bytes], path: str, metadata: dict[str, str],
-                   branch_name: str) -> dict[str, str]:
+def publish_object(
+    endpoint: LakeFSEndpoint, body: IO[bytes], path: str, metadata: dict[str, str], branch_name: str
+) -> dict[str, str]:
     """Write one object to a run branch, commit it with ``metadata``, merge into main, drop the branch.
 
     Returns:
@@ -53,17 +54,24 @@ def publish_object(endpoint: LakeFSEndpoint, body: IO[bytes], path: str, metadat
     return {"repository": REPOSITORY, "branch": branch_name, "commit": commit}
 
 
-def log_mlflow_run(tracking_uri: str, lakefs_commit: str, ray_submission_id: str,
-                   ray_result: dict[str, Any], airflow_run_id: str) -> dict[str, str]:
+def log_mlflow_run(
+    tracking_uri: str, lakefs_commit: str, ray_submission_id: str, ray_result: dict[str, Any], airflow_run_id: str
+) -> dict[str, str]:
     """Record the smoke run in MLflow experiment ``smoke``; returns its experiment and run ids."""
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri)
     experiment = mlflow.set_experiment("smoke")
     with mlflow.start_run(run_name=f"smoke {airflow_run_id}") as run:
-        mlflow.set_tags({"lakefs.repo": REPOSITORY, "lakefs.commit": lakefs_commit,
-                         "airflow.dag_id": DAG_ID, "airflow.run_id": airflow_run_id,
-                         "ray.submission_id": ray_submission_id})
+        mlflow.set_tags(
+            {
+                "lakefs.repo": REPOSITORY,
+                "lakefs.commit": lakefs_commit,
+                "airflow.dag_id": DAG_ID,
+                "airflow.run_id": airflow_run_id,
+                "ray.submission_id": ray_submission_id,
+            }
+        )
         mlflow.log_metric("ray_sum_of_squares", float(ray_result.get("sum_of_squares", -1)))
     return {"experiment_id": experiment.experiment_id, "run_id": run.info.run_id}
 
@@ -72,9 +80,13 @@ def log_mlflow_run(tracking_uri: str, lakefs_commit: str, ray_submission_id: str
 def seed_landing(stack: Stack, date: str) -> str:
     import boto3
 
-    s3 = boto3.client("s3", endpoint_url=stack.config.url("s3"), region_name="us-east-1",
-                      aws_access_key_id=stack.creds.s3_access_key_id,
-                      aws_secret_access_key=stack.creds.s3_secret_access_key)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=stack.config.url("s3"),
+        region_name="us-east-1",
+        aws_access_key_id=stack.creds.s3_access_key_id,
+        aws_secret_access_key=stack.creds.s3_secret_access_key,
+    )
     key = landing_key(date)
     s3.put_object(Bucket=stack.config.landing_bucket, Key=key, Body=sample_csv(date))
     return key
@@ -86,14 +98,14 @@ def run_smoke(stack: Stack, date: str | None = None, timeout: float = 900) -> in
     if not stack.is_up():
         out("error: the stack is not up; run `make up` first")
         return 2
-    date = date or dt.datetime.now(dt.timezone.utc).date().isoformat()
+    date = date or dt.datetime.now(dt.UTC).date().isoformat()
     key = seed_landing(stack, date)
     out(f"seeded s3://{stack.config.landing_bucket}/{key}")
     api = stack.airflow_api()
     api.wait_for_dag(DAG_ID)
     api.unpause(DAG_ID)
     t0 = time.monotonic()
-    run = api.trigger(DAG_ID, dt.datetime.now(dt.timezone.utc).isoformat(), conf={"landing_date": date})
+    run = api.trigger(DAG_ID, dt.datetime.now(dt.UTC).isoformat(), conf={"landing_date": date})
     run_id = run["dag_run_id"]
     out(f"triggered {DAG_ID} run {run_id}; waiting ...")
     run = api.wait_for_run(DAG_ID, run_id, timeout=timeout)

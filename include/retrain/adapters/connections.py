@@ -16,7 +16,9 @@ def _url(conn_id: str) -> str:
     conn = BaseHook.get_connection(conn_id)
     host = (conn.host or "").rstrip("/")
     if not host:
-        raise ValueError(f"Airflow connection {conn_id!r} has no host; set it to the service URL, e.g. http://127.0.0.1:8000")
+        raise ValueError(
+            f"Airflow connection {conn_id!r} has no host; set it to the service URL, e.g. http://127.0.0.1:8000"
+        )
     if "://" not in host:
         host = f"http://{host}" + (f":{conn.port}" if conn.port else "")
     return host

@@ -64,9 +64,16 @@ class RayJobOperator(BaseOperator):
     template_fields: Sequence[str] = ("entrypoint", "env_vars")
     ui_color = "#d6e9ff"
 
-    def __init__(self, *, entrypoint: str, env_vars: dict[str, str] | None = None,
-                 ray_conn_id: str = RAY_CONN, entrypoint_num_cpus: float | None = None,
-                 poll_interval: float = 2.0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        entrypoint: str,
+        env_vars: dict[str, str] | None = None,
+        ray_conn_id: str = RAY_CONN,
+        entrypoint_num_cpus: float | None = None,
+        poll_interval: float = 2.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.entrypoint = entrypoint
         self.env_vars = env_vars or {}
@@ -80,7 +87,10 @@ class RayJobOperator(BaseOperator):
         sub_id = ray_jobs.submission_id(ti.dag_id, ti.run_id, ti.task_id)
         client = ray_jobs.job_client(address)
         action = ray_jobs.submit_or_reattach(
-            client, sub_id, self.entrypoint, ray_jobs.runtime_env(self.env_vars),
+            client,
+            sub_id,
+            self.entrypoint,
+            ray_jobs.runtime_env(self.env_vars),
             metadata={"airflow.dag_id": ti.dag_id, "airflow.run_id": ti.run_id, "airflow.task_id": ti.task_id},
             entrypoint_num_cpus=self.entrypoint_num_cpus,
         )

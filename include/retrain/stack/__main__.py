@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .airflow_api import AirflowAPIError
 from .config import PORTS, ConfigError
 from .services import StackError, stack_from_env
 
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             from ..smoke import run_smoke
 
             return run_smoke(stack, args.date)
-    except (ConfigError, StackError) as exc:
+    except (ConfigError, StackError, AirflowAPIError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -69,8 +69,9 @@ class AirflowAPI:
     def unpause(self, dag_id: str) -> None:
         self.request("PATCH", f"dags/{dag_id}", json={"is_paused": False})
 
-    def trigger(self, dag_id: str, logical_date: str | None, conf: dict[str, Any] | None = None,
-                run_id: str | None = None) -> dict[str, Any]:
+    def trigger(
+        self, dag_id: str, logical_date: str | None, conf: dict[str, Any] | None = None, run_id: str | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"logical_date": logical_date, "conf": conf or {}}
         if run_id:
             body["dag_run_id"] = run_id

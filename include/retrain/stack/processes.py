@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 MARKER = "RETRAIN_STACK_ID"
@@ -63,25 +64,26 @@ def spawn(argv: list[str], env: Mapping[str, str], log: Path, cwd: Path) -> subp
         out.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(argv)}\n".encode())
         out.flush()
         return subprocess.Popen(
-            argv, env=dict(env), cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            argv,
+            env=dict(env),
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
 
 def _signal_all(pids: Iterable[int], sig: int) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 def stop_group(pgid: int, grace: float = 20.0) -> None:
     """SIGTERM the whole group, wait up to ``grace`` seconds, then SIGKILL what is left."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
     _wait_gone(lambda: group_members(pgid), grace)
     _signal_all(group_members(pgid), signal.SIGKILL)
     _wait_gone(lambda: group_members(pgid), 5)
@@ -98,7 +100,7 @@ def stop_marked(stack_id: str, grace: float = 10.0) -> list[int]:
     return found
 
 
-def _wait_gone(members, timeout: float) -> None:  # type: ignore[no-untyped-def]
+def _wait_gone(members: Callable[[], list[int]], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while members() and time.monotonic() < deadline:
         time.sleep(0.2)

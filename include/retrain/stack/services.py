@@ -10,10 +10,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
 
 from . import airflow_settings, processes
+from .airflow_api import AirflowAPI
 from .config import HOST, PORTS, StackConfig, port_is_free
 from .credentials import FILE_NAME as CREDENTIALS_FILE
 from .credentials import Credentials, load_or_create
@@ -33,6 +35,7 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
     url: str | None = None
     start_timeout: float = 90.0
+    stop_grace: float = 20.0
 
 
 def _http_ok(url: str, *codes: int) -> Callable[[], bool]:
@@ -135,7 +138,7 @@ class Stack:
             "LANDING_BUCKET": c.landing_bucket,
         }
 
-    def settings(self) -> dict[str, list[dict[str, object]]]:
+    def settings(self) -> dict[str, list[dict[str, Any]]]:
         return airflow_settings.load(self.config.root / "airflow_settings.yaml", self.settings_values())
 
     def connection_env(self) -> dict[str, str]:
@@ -161,43 +164,116 @@ class Stack:
             "LAKEFS_LOGGING_LEVEL": "INFO",
         }
         ray_ports = {
-            "--port": "ray_gcs", "--dashboard-port": "ray_dashboard",
-            "--ray-client-server-port": "ray_client", "--node-manager-port": "ray_node_manager",
-            "--object-manager-port": "ray_object_manager", "--dashboard-agent-listen-port": "ray_agent",
-            "--dashboard-agent-grpc-port": "ray_agent_grpc", "--runtime-env-agent-port": "ray_runtime_env",
+            "--port": "ray_gcs",
+            "--dashboard-port": "ray_dashboard",
+            "--ray-client-server-port": "ray_client",
+            "--node-manager-port": "ray_node_manager",
+            "--object-manager-port": "ray_object_manager",
+            "--dashboard-agent-listen-port": "ray_agent",
+            "--dashboard-agent-grpc-port": "ray_agent_grpc",
+            "--runtime-env-agent-port": "ray_runtime_env",
             "--metrics-export-port": "ray_metrics",
         }
-        ray_argv = [str(b / "ray"), "start", "--head", "--block", f"--node-ip-address={HOST}",
-                    f"--dashboard-host={HOST}", "--include-dashboard=true", "--disable-usage-stats",
-                    f"--temp-dir={c.ray_temp_dir}"]
+        ray_argv = [
+            str(b / "ray"),
+            "start",
+            "--head",
+            "--block",
+            f"--node-ip-address={HOST}",
+            f"--dashboard-host={HOST}",
+            "--include-dashboard=true",
+            "--disable-usage-stats",
+            f"--temp-dir={c.ray_temp_dir}",
+        ]
         ray_argv += [f"{flag}={c.ports[name]}" for flag, name in ray_ports.items()]
         airflow_env = self.airflow_env()
         api = c.url("airflow")
         return [
-            Service("s3", "S3 landing (moto)", [str(b / "moto_server"), "-H", HOST, "-p", str(c.ports["s3"])],
-                    ["s3"], _http_ok(c.url("s3") + "/moto-api/", 200), url=c.url("s3")),
-            Service("lakefs", "lakeFS", [str(c.lakefs_bin), "run"], ["lakefs"],
-                    _http_ok(c.url("lakefs") + "/api/v1/healthcheck", 204), env=lakefs_env,
-                    url=c.url("lakefs")),
-            Service("mlflow", "MLflow", [str(b / "mlflow"), "server", "--host", HOST,
-                    "--port", str(c.ports["mlflow"]), "--workers", "1",
-                    "--backend-store-uri", f"sqlite:///{st / 'mlflow' / 'mlflow.db'}",
-                    "--artifacts-destination", str(st / "mlflow" / "artifacts")],
-                    ["mlflow"], _http_ok(c.url("mlflow") + "/health"), url=c.url("mlflow")),
-            Service("ray", "Ray head", ray_argv, list(ray_ports.values()),
-                    _http_ok(c.url("ray_dashboard") + "/api/version"),
-                    env={"RAY_USAGE_STATS_ENABLED": "0"}, url=c.url("ray_dashboard")),
-            Service("airflow-api-server", "Airflow api-server", [str(b / "airflow"), "api-server"],
-                    ["airflow"], _http_ok(api + "/api/v2/monitor/health"), env=airflow_env, url=api,
-                    start_timeout=180),
-            Service("airflow-scheduler", "Airflow scheduler", [str(b / "airflow"), "scheduler"],
-                    ["airflow_worker_logs"], self._airflow_component_ok("scheduler"), env=airflow_env,
-                    start_timeout=180),
-            Service("airflow-dag-processor", "Airflow dag-processor", [str(b / "airflow"), "dag-processor"],
-                    [], self._airflow_component_ok("dag_processor"), env=airflow_env, start_timeout=180),
-            Service("airflow-triggerer", "Airflow triggerer", [str(b / "airflow"), "triggerer"],
-                    ["airflow_trigger_logs"], self._airflow_component_ok("triggerer"), env=airflow_env,
-                    start_timeout=180),
+            Service(
+                "s3",
+                "S3 landing (moto)",
+                [str(b / "moto_server"), "-H", HOST, "-p", str(c.ports["s3"])],
+                ["s3"],
+                _http_ok(c.url("s3") + "/moto-api/", 200),
+                url=c.url("s3"),
+            ),
+            Service(
+                "lakefs",
+                "lakeFS",
+                [str(c.lakefs_bin), "run"],
+                ["lakefs"],
+                _http_ok(c.url("lakefs") + "/api/v1/healthcheck", 204),
+                env=lakefs_env,
+                url=c.url("lakefs"),
+            ),
+            Service(
+                "mlflow",
+                "MLflow",
+                [
+                    str(b / "mlflow"),
+                    "server",
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(c.ports["mlflow"]),
+                    "--workers",
+                    "1",
+                    "--backend-store-uri",
+                    f"sqlite:///{st / 'mlflow' / 'mlflow.db'}",
+                    "--artifacts-destination",
+                    str(st / "mlflow" / "artifacts"),
+                ],
+                ["mlflow"],
+                _http_ok(c.url("mlflow") + "/health"),
+                url=c.url("mlflow"),
+            ),
+            Service(
+                "ray",
+                "Ray head",
+                ray_argv,
+                list(ray_ports.values()),
+                _http_ok(c.url("ray_dashboard") + "/api/version"),
+                env={"RAY_USAGE_STATS_ENABLED": "0"},
+                url=c.url("ray_dashboard"),
+                stop_grace=5.0,
+            ),  # some Ray daemons ignore SIGTERM under `ray start --block`
+            Service(
+                "airflow-api-server",
+                "Airflow api-server",
+                [str(b / "airflow"), "api-server"],
+                ["airflow"],
+                _http_ok(api + "/api/v2/monitor/health"),
+                env=airflow_env,
+                url=api,
+                start_timeout=180,
+            ),
+            Service(
+                "airflow-scheduler",
+                "Airflow scheduler",
+                [str(b / "airflow"), "scheduler"],
+                ["airflow_worker_logs"],
+                self._airflow_component_ok("scheduler"),
+                env=airflow_env,
+                start_timeout=180,
+            ),
+            Service(
+                "airflow-dag-processor",
+                "Airflow dag-processor",
+                [str(b / "airflow"), "dag-processor"],
+                [],
+                self._airflow_component_ok("dag_processor"),
+                env=airflow_env,
+                start_timeout=180,
+            ),
+            Service(
+                "airflow-triggerer",
+                "Airflow triggerer",
+                [str(b / "airflow"), "triggerer"],
+                ["airflow_trigger_logs"],
+                self._airflow_component_ok("triggerer"),
+                env=airflow_env,
+                start_timeout=180,
+            ),
         ]
 
     def _airflow_component_ok(self, component: str) -> Callable[[], bool]:
@@ -220,14 +296,20 @@ class Stack:
         pid = int(json.loads(path.read_text())["pgid"])
         return pid if processes.group_members(pid) else None
 
-    def status(self) -> list[dict[str, object]]:
+    def status(self) -> list[dict[str, Any]]:
         rows = []
         for svc in self.services():
             pid = self.pid(svc.name)
             healthy = svc.health() if pid else False
-            rows.append({"service": svc.name, "title": svc.title, "pid": pid,
-                         "state": "healthy" if healthy else ("starting/unhealthy" if pid else "stopped"),
-                         "url": svc.url})
+            rows.append(
+                {
+                    "service": svc.name,
+                    "title": svc.title,
+                    "pid": pid,
+                    "state": "healthy" if healthy else ("starting/unhealthy" if pid else "stopped"),
+                    "url": svc.url,
+                }
+            )
         return rows
 
     def is_up(self) -> bool:
@@ -251,20 +333,23 @@ class Stack:
                 self._prepare(svc)
                 self.out(f"starting {svc.title} ...")
                 t0 = time.monotonic()
-                proc = processes.spawn(svc.argv, {**self.base_env(), **svc.env}, self._log(svc.name),
-                                       cwd=self.config.root)
+                proc = processes.spawn(
+                    svc.argv, {**self.base_env(), **svc.env}, self._log(svc.name), cwd=self.config.root
+                )
                 self._children.append(proc)
                 self._pidfile(svc.name).parent.mkdir(parents=True, exist_ok=True)
                 self._pidfile(svc.name).write_text(json.dumps({"pgid": proc.pid, "argv": svc.argv}))
                 started.append(svc)
                 self._wait_healthy(svc, proc)
-                self.out(f"  {svc.title} healthy in {time.monotonic() - t0:.1f}s" + (f" at {svc.url}" if svc.url else ""))
+                self.out(
+                    f"  {svc.title} healthy in {time.monotonic() - t0:.1f}s" + (f" at {svc.url}" if svc.url else "")
+                )
                 self._after_start(svc)
         except BaseException:
             if started:
                 self.out("Stopping the services started by this call: " + ", ".join(s.name for s in started))
                 for svc in reversed(started):
-                    self._stop(svc.name)
+                    self._stop(svc.name, svc.stop_grace)
             raise
         self.write_env_file()
         self.print_status()
@@ -312,8 +397,13 @@ class Stack:
         log = self._log("airflow-db-migrate")
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "ab") as out:
-            rc = subprocess.call([str(self.bin / "airflow"), "db", "migrate"], env=env, stdout=out,
-                                 stderr=subprocess.STDOUT, cwd=self.config.root)
+            rc = subprocess.call(
+                [str(self.bin / "airflow"), "db", "migrate"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.config.root,
+            )
         if rc != 0:
             raise StackError(f"`airflow db migrate` failed (exit {rc}). Last lines of {log}:\n{processes.tail(log)}")
 
@@ -326,16 +416,19 @@ class Stack:
     def _create_landing_bucket(self) -> None:
         import boto3
 
-        s3 = boto3.client("s3", endpoint_url=self.config.url("s3"), region_name="us-east-1",
-                          aws_access_key_id=self.creds.s3_access_key_id,
-                          aws_secret_access_key=self.creds.s3_secret_access_key)
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=self.config.url("s3"),
+            region_name="us-east-1",
+            aws_access_key_id=self.creds.s3_access_key_id,
+            aws_secret_access_key=self.creds.s3_secret_access_key,
+        )
         existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         if self.config.landing_bucket not in existing:
             s3.create_bucket(Bucket=self.config.landing_bucket)
             self.out(f"  created landing bucket s3://{self.config.landing_bucket}")
 
-    def airflow_api(self):  # type: ignore[no-untyped-def]
-        from .airflow_api import AirflowAPI
+    def airflow_api(self) -> AirflowAPI:
 
         return AirflowAPI(self.config.url("airflow"), self.creds.airflow_username, self.creds.airflow_password)
 
@@ -345,12 +438,22 @@ class Stack:
         for conn in s["connections"]:
             api.upsert("connections", "connection_id", airflow_settings.connection_body(conn))
         for pool in s["pools"]:
-            api.upsert("pools", "name", {"name": pool["pool_name"], "slots": int(pool["pool_slot"]),
-                                         "description": pool.get("pool_description")})
+            api.upsert(
+                "pools",
+                "name",
+                {
+                    "name": pool["pool_name"],
+                    "slots": int(pool["pool_slot"]),
+                    "description": pool.get("pool_description"),
+                    "include_deferred": bool(pool.get("include_deferred", False)),
+                },
+            )
         for var in s["variables"]:
             api.upsert("variables", "key", {"key": var["variable_name"], "value": str(var["variable_value"])})
-        self.out(f"  applied airflow_settings.yaml: {len(s['connections'])} connections, "
-                 f"{len(s['pools'])} pools, {len(s['variables'])} variables")
+        self.out(
+            f"  applied airflow_settings.yaml: {len(s['connections'])} connections, "
+            f"{len(s['pools'])} pools, {len(s['variables'])} variables"
+        )
 
     def write_env_file(self) -> Path:
         """``.local/env.sh``: source it to use the ``airflow`` CLI against this stack."""
@@ -358,8 +461,11 @@ class Stack:
         lines = [f"export {k}={_shell_quote(v)}" for k, v in env.items()]
         lines.insert(0, f'export PATH="{self.bin}:$PATH"')
         path = self.state / "env.sh"
-        path.write_text("# Generated by `make up`: source it to run the airflow CLI against the local stack.\n"
-                        + "\n".join(lines) + "\n")
+        path.write_text(
+            "# Generated by `make up`: source it to run the airflow CLI against the local stack.\n"
+            + "\n".join(lines)
+            + "\n"
+        )
         path.chmod(0o600)
         return path
 
@@ -367,24 +473,26 @@ class Stack:
         """Stop every service this stack started, then anything left carrying its marker."""
         stopped = []
         for svc in reversed(self.services()):
-            if self._stop(svc.name):
+            if self._stop(svc.name, svc.stop_grace):
                 stopped.append(svc.name)
         leftovers = processes.stop_marked(self.config.stack_id)
         for proc in self._children:
             proc.poll()
         if stopped or leftovers:
-            self.out(f"Stopped: {', '.join(stopped) or '-'}" + (f" (+{len(leftovers)} stray processes)" if leftovers else ""))
+            self.out(
+                f"Stopped: {', '.join(stopped) or '-'}" + (f" (+{len(leftovers)} stray processes)" if leftovers else "")
+            )
         else:
             self.out("Nothing running.")
 
-    def _stop(self, name: str) -> bool:
+    def _stop(self, name: str, grace: float = 20.0) -> bool:
         path = self._pidfile(name)
         if not path.exists():
             return False
         pgid = int(json.loads(path.read_text())["pgid"])
         alive = bool(processes.group_members(pgid))
         if alive:
-            processes.stop_group(pgid)
+            processes.stop_group(pgid, grace)
         path.unlink(missing_ok=True)
         return alive
 
@@ -395,8 +503,10 @@ class Stack:
         for r in rows:
             self.out(f"{r['service']:<24}{r['state']:<20}{r['pid'] or '-'!s:<9}{r['url'] or ''}")
         self.out("")
-        self.out(f"Credentials: {self.credentials_file} (Airflow user '{self.creds.airflow_username}'; "
-                 f"lakeFS keys; landing S3 keys)")
+        self.out(
+            f"Credentials: {self.credentials_file} (Airflow user '{self.creds.airflow_username}'; "
+            f"lakeFS keys; landing S3 keys)"
+        )
         self.out(f"Airflow CLI against this stack: source {self.state / 'env.sh'}")
 
 

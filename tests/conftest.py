@@ -1,0 +1,69 @@
+"""Test session setup.
+
+* Airflow reads its configuration at import time, so this process gets its own
+  AIRFLOW_HOME before anything imports airflow: tests never touch a dev stack.
+* Tests are marked by folder (unit, dags, integration, e2e).
+* ``stack`` starts the real local stack (lakeFS, MLflow, S3, Ray, Airflow) once per
+  session, on free ports and in a temporary state folder, beside any running dev stack.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="rt-airflow-home-"))
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
+    }
+)
+
+from include.retrain.stack.config import PORTS, StackConfig, free_ports  # noqa: E402
+from include.retrain.stack.services import Stack  # noqa: E402
+
+_LAYERS = ("unit", "dags", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
+        if parts and parts[0] in _LAYERS:
+            item.add_marker(getattr(pytest.mark, parts[0]))
+    # The teardown checks run after everything else that uses the session stack.
+    items.sort(key=lambda it: it.get_closest_marker("stack_teardown") is not None)
+
+
+def new_stack_config(state_dir: Path | None = None, **port_overrides: int) -> StackConfig:
+    """A stack config on free ports with a short state path (Ray's unix sockets need one)."""
+    state = state_dir or Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp"))
+    ports = dict(zip(PORTS, free_ports(len(PORTS)), strict=True))
+    ports.update(port_overrides)
+    return StackConfig(state_dir=state, ports=ports)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """The real local stack, started once for the whole session."""
+    st = Stack(new_stack_config(), out=lambda msg: print(f"[stack] {msg}", flush=True))
+    try:
+        st.up()
+        yield st
+    finally:
+        st.down()
+        logs = st.state / "logs"
+        if logs.exists():
+            shutil.copytree(logs, ARTIFACTS / "stack-logs", dirs_exist_ok=True)
+        shutil.rmtree(st.state, ignore_errors=True)

@@ -1,0 +1,41 @@
+import re
+
+from include.retrain import lakefs_io, ray_jobs
+
+LAKEFS_BRANCH_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
+
+
+def test_run_branch_is_a_valid_lakefs_branch_id():
+    name = lakefs_io.run_branch_name("retrain_pump_fleet", "scheduled__2026-11-01T00:00:00+00:00")
+    assert LAKEFS_BRANCH_ID.match(name), name
+    assert name.startswith("ingest-retrain_pump_fleet-scheduled__2026-11-01T00-00-00")
+
+
+def test_run_branch_is_stable_and_distinct_per_run():
+    a = lakefs_io.run_branch_name("d", "manual__1")
+    assert a == lakefs_io.run_branch_name("d", "manual__1")
+    assert a != lakefs_io.run_branch_name("d", "manual__2")
+
+
+def test_repository_name_follows_the_contract():
+    assert lakefs_io.repository_name("pump_fleet") == "pump-fleet"
+
+
+def test_submission_id_is_deterministic_per_task_of_a_run():
+    a = ray_jobs.submission_id("retrain_x", "manual__1", "train")
+    assert a == ray_jobs.submission_id("retrain_x", "manual__1", "train")
+    assert a != ray_jobs.submission_id("retrain_x", "manual__2", "train")
+    assert a != ray_jobs.submission_id("retrain_x", "manual__1", "evaluate")
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", a)
+
+
+def test_parse_result_takes_the_last_result_line():
+    logs = 'noise\nRETRAIN_RESULT {"a": 1}\nmore\nRETRAIN_RESULT {"a": 2}\ntrailing\n'
+    assert ray_jobs.parse_result(logs) == {"a": 2}
+    assert ray_jobs.parse_result("no result here") == {}
+
+
+def test_runtime_env_ships_the_include_package():
+    env = ray_jobs.runtime_env({"X": "1"})
+    assert env["py_modules"][0].endswith("/include")
+    assert env["env_vars"]["X"] == "1"

@@ -1,0 +1,111 @@
+import json
+import stat
+
+import pytest
+
+from include.retrain.stack import airflow_settings
+from include.retrain.stack.config import PORTS, ConfigError, StackConfig
+from include.retrain.stack.credentials import load_or_create
+
+
+def test_defaults_match_the_documented_ports():
+    cfg = StackConfig.from_env({})
+    assert cfg.ports["lakefs"] == 8000
+    assert cfg.ports["mlflow"] == 5000
+    assert cfg.ports["s3"] == 9000
+    assert cfg.ports["airflow"] == 8080
+    assert cfg.ports["ray_dashboard"] == 8265
+    assert cfg.url("lakefs") == "http://127.0.0.1:8000"
+
+
+def test_every_port_comes_from_its_environment_variable():
+    env = {var: str(20000 + i) for i, (var, _, _) in enumerate(PORTS.values())}
+    cfg = StackConfig.from_env(env)
+    assert sorted(cfg.ports.values()) == list(range(20000, 20000 + len(PORTS)))
+
+
+def test_a_bad_port_names_the_variable():
+    with pytest.raises(ConfigError, match="LAKEFS_PORT='eighty'"):
+        StackConfig.from_env({"LAKEFS_PORT": "eighty"})
+    with pytest.raises(ConfigError, match="MLFLOW_PORT=70000"):
+        StackConfig.from_env({"MLFLOW_PORT": "70000"})
+
+
+def test_two_services_on_one_port_is_refused_with_both_variables():
+    with pytest.raises(ConfigError, match="LAKEFS_PORT and MLFLOW_PORT are both 7000"):
+        StackConfig.from_env({"LAKEFS_PORT": "7000", "MLFLOW_PORT": "7000"})
+
+
+def test_ray_temp_dir_stays_short_for_unix_sockets(tmp_path):
+    deep = tmp_path / ("x" * 80)
+    cfg = StackConfig.from_env({"RETRAIN_STATE_DIR": str(deep)})
+    assert len(str(cfg.ray_temp_dir)) < 40
+    assert StackConfig.from_env({"RETRAIN_STATE_DIR": "/tmp/s"}).ray_temp_dir.as_posix() == "/tmp/s/ray"
+
+
+def test_credentials_are_generated_once_and_private(tmp_path):
+    first, created = load_or_create(tmp_path)
+    again, created_again = load_or_create(tmp_path)
+    assert created and not created_again
+    assert first == again
+    mode = stat.S_IMODE((tmp_path / "credentials.json").stat().st_mode)
+    assert mode == 0o600
+    assert len(first.lakefs_secret_access_key) == 40
+    assert first.airflow_password not in json.dumps(first.airflow_username)
+
+
+def test_settings_fill_placeholders_and_render_connections(tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text(
+        "airflow:\n"
+        "  connections:\n"
+        "    - conn_id: aws_landing\n"
+        "      conn_type: aws\n"
+        "      conn_login: ${KEY}\n"
+        "      conn_extra: {endpoint_url: '${URL}'}\n"
+        "  pools: [{pool_name: p, pool_slot: 2}]\n"
+        "  variables: [{variable_name: v, variable_value: '${URL}/x'}]\n"
+    )
+    s = airflow_settings.load(f, {"KEY": "k1", "URL": "http://h:1"})
+    conn = s["connections"][0]
+    body = airflow_settings.connection_body(conn)
+    assert body["login"] == "k1"
+    assert json.loads(body["extra"]) == {"endpoint_url": "http://h:1"}
+    name, value = airflow_settings.connection_env(conn)
+    assert name == "AIRFLOW_CONN_AWS_LANDING"
+    assert json.loads(value) == {"conn_type": "aws", "login": "k1", "extra": {"endpoint_url": "http://h:1"}}
+    assert s["variables"][0]["variable_value"] == "http://h:1/x"
+
+
+def test_unknown_placeholder_is_a_clear_error(tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text("airflow:\n  variables: [{variable_name: v, variable_value: '${NOPE}'}]\n")
+    with pytest.raises(airflow_settings.SettingsError, match=r"unknown placeholder \$\{NOPE\}.*known: A"):
+        airflow_settings.load(f, {"A": "1"})
+
+
+def test_the_shipped_settings_file_declares_the_contract_connections():
+    from include.retrain.stack.config import ROOT
+
+    values = {
+        k: "x"
+        for k in (
+            "S3_ENDPOINT",
+            "S3_ACCESS_KEY_ID",
+            "S3_SECRET_ACCESS_KEY",
+            "LAKEFS_ENDPOINT",
+            "LAKEFS_ACCESS_KEY_ID",
+            "LAKEFS_SECRET_ACCESS_KEY",
+            "MLFLOW_ENDPOINT",
+            "RAY_DASHBOARD_ENDPOINT",
+            "LANDING_BUCKET",
+        )
+    }
+    s = airflow_settings.load(ROOT / "airflow_settings.yaml", values)
+    assert {c["conn_id"] for c in s["connections"]} == {
+        "aws_landing",
+        "lakefs_default",
+        "mlflow_default",
+        "ray_default",
+    }
+    assert s["pools"] and s["variables"]
