@@ -3,7 +3,8 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 STACK := PYTHONPATH=$(CURDIR) $(PY) -m include.retrain.stack
 
-.PHONY: help setup up down status run test test-unit lint lock clean
+
+.PHONY: help setup up down status run smoke test test-unit lint lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -20,8 +21,11 @@ down:  ## stop every service of the local stack
 status:  ## state and URL of each service
 	@$(STACK) status
 
-run: up  ## setup + up + one end-to-end run, then print the summary
+run: up  ## setup + up + nightly retraining of 3 generated dates, then print the summaries
 	@$(STACK) run
+
+smoke: up  ## setup + up + the platform smoke DAG (one object through every service)
+	@$(STACK) smoke
 
 test: setup  ## lint, then every test layer (unit, dags, integration, e2e) against real services
 	@$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy

@@ -66,13 +66,11 @@ def commit_if_changed(branch: Any, message: str, metadata: dict[str, str]) -> st
 
 
 def merge_into_main(repo: Any, branch: Any, message: str, metadata: dict[str, str]) -> str:
-    """Merge the run branch into main; returns main's head commit id afterwards.
-
-    A branch with no difference from main (a rerun) merges nothing and returns main's head.
-    """
+    """Merge the run branch into main; returns the merge commit (main's head if nothing to merge)."""
     main = repo.branch(MAIN)
-    if any(True for _ in main.diff(branch, max_amount=1)):
-        branch.merge_into(main, message=message, metadata=metadata)
+    # three-dot: what the branch changed since it left main, whatever main merged meanwhile
+    if any(True for _ in main.diff(branch, max_amount=1, type="three_dot")):
+        return str(branch.merge_into(main, message=message, metadata=metadata))
     return str(main.head.get_commit().id)
 
 
@@ -81,3 +79,37 @@ def delete_branch(repo: Any, name: str) -> None:
 
     with contextlib.suppress(NotFoundException):
         repo.branch(name).delete()
+
+
+def list_paths(clt: Any, repository: str, ref: str, prefix: str) -> list[tuple[str, int, str]]:
+    """(path, size, checksum) of every object below ``prefix`` at ``ref``."""
+    import lakefs
+    from lakefs.models import CommonPrefix
+
+    objs = lakefs.Repository(repository, client=clt).ref(ref).objects(prefix=prefix)
+    return [(o.path, int(o.size_bytes or 0), str(o.checksum)) for o in objs if not isinstance(o, CommonPrefix)]
+
+
+def read_bytes(clt: Any, repository: str, ref: str, path: str) -> bytes:
+    import lakefs
+
+    with lakefs.Repository(repository, client=clt).ref(ref).object(path).reader(mode="rb") as fh:
+        data = fh.read()
+    return data if isinstance(data, bytes) else data.encode()
+
+
+def ensure_tag(repo: Any, tag: str, commit: str) -> None:
+    """Tag ``commit`` (e.g. ``model-pump_fleet-v3``); an existing tag is left as it is."""
+    repo.tag(tag).create(source_ref=commit, exist_ok=True)
+
+
+def find_run_commit(repo: Any, run_id: str, depth: int = 200) -> str | None:
+    """The newest commit on main whose metadata names Airflow run ``run_id`` (a retry's earlier merge)."""
+    for commit in repo.branch(MAIN).log(max_amount=depth):
+        if (commit.metadata or {}).get("airflow.run_id") == run_id:
+            return str(commit.id)
+    return None
+
+
+def branch_exists(repo: Any, name: str) -> bool:
+    return any(b.id == name for b in repo.branches(prefix=name))

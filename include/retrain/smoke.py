@@ -8,7 +8,6 @@ through a running local stack (``make run``).
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import IO, TYPE_CHECKING, Any
 
 from . import lakefs_io
@@ -78,52 +77,27 @@ def log_mlflow_run(
 
 # -- driving the DAG through a running stack (make run) ------------------------------------------
 def seed_landing(stack: Stack, date: str) -> str:
-    import boto3
-
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=stack.config.url("s3"),
-        region_name="us-east-1",
-        aws_access_key_id=stack.creds.s3_access_key_id,
-        aws_secret_access_key=stack.creds.s3_secret_access_key,
-    )
     key = landing_key(date)
-    s3.put_object(Bucket=stack.config.landing_bucket, Key=key, Body=sample_csv(date))
+    stack.s3_client().put_object(Bucket=stack.config.landing_bucket, Key=key, Body=sample_csv(date))
     return key
 
 
 def run_smoke(stack: Stack, date: str | None = None, timeout: float = 900) -> int:
     """Seed the landing zone, trigger ``smoke_platform`` through the API, wait and print a summary."""
+    from .driver import run_dag, run_url, ui_lines
+
     out = stack.out
-    if not stack.is_up():
-        out("error: the stack is not up; run `make up` first")
-        return 2
     date = date or dt.datetime.now(dt.UTC).date().isoformat()
     key = seed_landing(stack, date)
     out(f"seeded s3://{stack.config.landing_bucket}/{key}")
-    api = stack.airflow_api()
-    api.wait_for_dag(DAG_ID)
-    api.unpause(DAG_ID)
-    t0 = time.monotonic()
-    run = api.trigger(DAG_ID, dt.datetime.now(dt.UTC).isoformat(), conf={"landing_date": date})
-    run_id = run["dag_run_id"]
-    out(f"triggered {DAG_ID} run {run_id}; waiting ...")
-    run = api.wait_for_run(DAG_ID, run_id, timeout=timeout)
-    elapsed = time.monotonic() - t0
-    airflow_url = stack.config.url("airflow")
+    run = run_dag(stack, DAG_ID, dt.datetime.now(dt.UTC).isoformat(), conf={"landing_date": date}, timeout=timeout)
     out("")
-    out(f"Smoke run {run_id}: {run['state'].upper()} in {elapsed:.0f}s")
-    out(f"  Airflow run:  {airflow_url}/dags/{DAG_ID}/runs/{run_id}")
+    out(f"Smoke run {run['dag_run_id']}: {run['state'].upper()} in {run['elapsed']:.0f}s")
+    out(f"  Airflow run:  {run_url(stack, DAG_ID, run['dag_run_id'])}")
     if run["state"] != "success":
-        for ti in api.task_instances(DAG_ID, run_id):
-            if ti["state"] not in ("success", "skipped"):
-                out(f"  task {ti['task_id']}: {ti['state']}")
-                if ti["state"] == "failed":
-                    log = api.task_log(DAG_ID, run_id, ti["task_id"], max(ti.get("try_number") or 1, 1))
-                    out("\n".join("    " + line for line in log.splitlines()[-40:]))
         return 1
-    summary = api.xcom(DAG_ID, run_id, "summarize")
-    for line in format_summary(summary, stack):
+    summary = stack.airflow_api().xcom(DAG_ID, run["dag_run_id"], "summarize")
+    for line in [*format_summary(summary, stack), "", *ui_lines(stack)]:
         out(line)
     return 0
 
@@ -139,10 +113,4 @@ def format_summary(summary: dict[str, Any], stack: Stack) -> list[str]:
         f"  Ray job:      {summary['ray_submission_id']} {summary['ray_status']} "
         f"(sum of squares {summary['ray_sum_of_squares']})  {ray_url}",
         f"  MLflow run:   {summary['mlflow_run_id']}  {mlflow_url}",
-        "",
-        "UIs (credentials in " + str(stack.credentials_file) + "):",
-        f"  Airflow  {c.url('airflow')}   (user {stack.creds.airflow_username})",
-        f"  lakeFS   {c.url('lakefs')}    (access key / secret: lakefs_* in the credentials file)",
-        f"  MLflow   {c.url('mlflow')}",
-        f"  Ray      {c.url('ray_dashboard')}",
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .airflow_api import AirflowAPIError
+from ..airflow_rest import AirflowAPIError
 from .config import PORTS, ConfigError
 from .services import StackError, stack_from_env
 
@@ -22,8 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("up", help="start every service that is not running and wait until healthy")
     sub.add_parser("down", help="stop every service of this stack (by process group)")
     sub.add_parser("status", help="show each service's state and URL; exit 1 unless all are healthy")
-    run = sub.add_parser("run", help="run the smoke DAG through the running stack and print a summary")
-    run.add_argument("--date", help="logical date YYYY-MM-DD (default: today, UTC)")
+    run = sub.add_parser("run", help="seed sample data and run the nightly retraining for a few dates")
+    run.add_argument("--dataset", default="pump_fleet", help="entry of include/datasets.yaml (default pump_fleet)")
+    run.add_argument("--dates", nargs="+", metavar="YYYY-MM-DD", help="partitions to run (default: last 3 days)")
+    smoke = sub.add_parser("smoke", help="run the platform smoke DAG (one object through every service)")
+    smoke.add_argument("--date", help="partition date YYYY-MM-DD (default: today, UTC)")
     args = parser.parse_args(argv)
 
     try:
@@ -35,10 +38,17 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "status":
             stack.print_status()
             return 0 if stack.is_up() else 1
-        elif args.command == "run":
-            from ..smoke import run_smoke
+        elif args.command in ("run", "smoke"):
+            if not stack.is_up():
+                print("error: the stack is not up; run `make up` first", file=sys.stderr)
+                return 2
+            if args.command == "smoke":
+                from ..smoke import run_smoke
 
-            return run_smoke(stack, args.date)
+                return run_smoke(stack, args.date)
+            from ..nightly import run_nightly
+
+            return run_nightly(stack, args.dataset, args.dates)
     except (ConfigError, StackError, AirflowAPIError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -17,8 +17,6 @@ PORTS: dict[str, tuple[str, int, str]] = {
     "mlflow": ("MLFLOW_PORT", 5000, "MLflow tracking server"),
     "s3": ("S3_PORT", 9000, "S3 landing zone (moto server)"),
     "airflow": ("AIRFLOW_PORT", 8080, "Airflow api-server and UI"),
-    "airflow_worker_logs": ("AIRFLOW_WORKER_LOG_PORT", 8793, "Airflow task log server"),
-    "airflow_trigger_logs": ("AIRFLOW_TRIGGER_LOG_PORT", 8794, "Airflow triggerer log server"),
     "ray_dashboard": ("RAY_DASHBOARD_PORT", 8265, "Ray dashboard and Jobs API"),
     "ray_gcs": ("RAY_GCS_PORT", 6379, "Ray head (GCS)"),
     "ray_client": ("RAY_CLIENT_PORT", 10001, "Ray client server"),

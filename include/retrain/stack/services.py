@@ -14,8 +14,8 @@ from typing import Any
 
 import requests
 
+from ..airflow_rest import AirflowAPI
 from . import airflow_settings, processes
-from .airflow_api import AirflowAPI
 from .config import HOST, PORTS, StackConfig, port_is_free
 from .credentials import FILE_NAME as CREDENTIALS_FILE
 from .credentials import Credentials, load_or_create
@@ -111,11 +111,10 @@ class Stack:
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__API__SECRET_KEY": self.creds.airflow_api_secret_key,
             "AIRFLOW__API_AUTH__JWT_SECRET": self.creds.airflow_jwt_secret,
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(c.ports["airflow_worker_logs"]),
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(c.ports["airflow_trigger_logs"]),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "20",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
             "RETRAIN_STATE_DIR": str(self.state),
+            "GX_ANALYTICS_ENABLED": "false",
         }
         # Postgres (or any other metadata DB) when the user configured one; SQLite otherwise.
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = os.environ.get(
@@ -136,6 +135,9 @@ class Stack:
             "MLFLOW_ENDPOINT": c.url("mlflow"),
             "RAY_DASHBOARD_ENDPOINT": c.url("ray_dashboard"),
             "LANDING_BUCKET": c.landing_bucket,
+            "AIRFLOW_ENDPOINT": c.url("airflow"),
+            "AIRFLOW_USERNAME": cr.airflow_username,
+            "AIRFLOW_PASSWORD": cr.airflow_password,
         }
 
     def settings(self) -> dict[str, list[dict[str, Any]]]:
@@ -233,7 +235,7 @@ class Stack:
                 ray_argv,
                 list(ray_ports.values()),
                 _http_ok(c.url("ray_dashboard") + "/api/version"),
-                env={"RAY_USAGE_STATS_ENABLED": "0"},
+                env=self.ray_cluster_env(),
                 url=c.url("ray_dashboard"),
                 stop_grace=5.0,
             ),  # some Ray daemons ignore SIGTERM under `ray start --block`
@@ -250,8 +252,9 @@ class Stack:
             Service(
                 "airflow-scheduler",
                 "Airflow scheduler",
-                [str(b / "airflow"), "scheduler"],
-                ["airflow_worker_logs"],
+                # one machine: the api-server reads task logs from disk, so no log server (it binds 0.0.0.0)
+                [str(b / "airflow"), "scheduler", "--skip-serve-logs"],
+                [],
                 self._airflow_component_ok("scheduler"),
                 env=airflow_env,
                 start_timeout=180,
@@ -268,13 +271,28 @@ class Stack:
             Service(
                 "airflow-triggerer",
                 "Airflow triggerer",
-                [str(b / "airflow"), "triggerer"],
-                ["airflow_trigger_logs"],
+                [str(b / "airflow"), "triggerer", "--skip-serve-logs"],
+                [],
                 self._airflow_component_ok("triggerer"),
                 env=airflow_env,
                 start_timeout=180,
             ),
         ]
+
+    def ray_cluster_env(self) -> dict[str, str]:
+        """What the Ray cluster itself knows: where lakeFS and MLflow are, and its lakeFS key.
+
+        Jobs inherit it, so no secret travels in a job's runtime_env (shown in the dashboard).
+        """
+        return {
+            "RAY_USAGE_STATS_ENABLED": "0",
+            "LAKECTL_SERVER_ENDPOINT_URL": self.config.url("lakefs"),
+            "LAKECTL_CREDENTIALS_ACCESS_KEY_ID": self.creds.lakefs_access_key_id,
+            "LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY": self.creds.lakefs_secret_access_key,
+            "MLFLOW_TRACKING_URI": self.config.url("mlflow"),
+            "RETRAIN_TUNE_STORAGE": str(self.state / "tune"),
+            "GX_ANALYTICS_ENABLED": "false",
+        }
 
     def _airflow_component_ok(self, component: str) -> Callable[[], bool]:
         url = self.config.url("airflow") + "/api/v2/monitor/health"
@@ -413,16 +431,20 @@ class Stack:
         if svc.name == "airflow-triggerer":
             self.apply_airflow_settings()
 
-    def _create_landing_bucket(self) -> None:
+    def s3_client(self) -> Any:
+        """A boto3 client of this stack's landing zone."""
         import boto3
 
-        s3 = boto3.client(
+        return boto3.client(
             "s3",
             endpoint_url=self.config.url("s3"),
             region_name="us-east-1",
             aws_access_key_id=self.creds.s3_access_key_id,
             aws_secret_access_key=self.creds.s3_secret_access_key,
         )
+
+    def _create_landing_bucket(self) -> None:
+        s3 = self.s3_client()
         existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         if self.config.landing_bucket not in existing:
             s3.create_bucket(Bucket=self.config.landing_bucket)

@@ -77,6 +77,16 @@ class AirflowAPI:
             body["dag_run_id"] = run_id
         return self.request("POST", f"dags/{dag_id}/dagRuns", json=body).json()
 
+    def run_at(self, dag_id: str, logical_date: str) -> dict[str, Any] | None:
+        """The DAG run with this exact logical date, if one exists (Airflow keeps them unique)."""
+        params = {"logical_date_gte": logical_date, "logical_date_lte": logical_date}
+        runs = self.request("GET", f"dags/{dag_id}/dagRuns", params=params).json()["dag_runs"]
+        return runs[0] if runs else None
+
+    def clear_run(self, dag_id: str, run_id: str) -> None:
+        """Clear every task of a run so the scheduler runs it again (the UI's "Clear")."""
+        self.request("POST", f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/clear", json={"dry_run": False})
+
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 900) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:

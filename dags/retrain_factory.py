@@ -1,0 +1,274 @@
+"""
+### Nightly retraining: `retrain_<dataset>`, one DAG per entry of `include/datasets.yaml`
+
+Write-audit-publish on lakeFS, then a Ray Tune search, a holdout gate and the MLflow registry:
+
+1. **ingest** -- copy partition `dt=<logical date>` of the landing prefix into lakeFS branch
+   `ingest-<dag_id>-<run>` (created from `main`): streamed, parallel, skipping objects already on main.
+2. **validate** -- Great Expectations on the branch. Bad files are quarantined (removed from the
+   branch) and listed in `_reports/`; beyond `max_bad_fraction` the run fails, the branch is kept, main untouched.
+3. **publish_data** -- commit with lineage metadata, merge into `main`, delete the branch. Passes the
+   immutable **commit id** on (pool `lakefs_merge` serialises merges).
+4. **decide_training** -- train when new data was merged, no champion exists, or `force_retrain`; else skip.
+5. **train** -- a Ray job (Jobs API, deferrable): Ray Tune with ASHA; every trial an MLflow child run.
+6. **evaluate** -- a Ray job scoring the candidate and the current champion on the same pinned holdout.
+7. **gate** -- `metric >= floor` and no regression beyond `max_regression` (first model: floor only).
+8. **promote** / **reject** -- register the version with lineage tags, alias `challenger`;
+   `champion` only on promote; lakeFS tag `model-<name>-v<N>` on the training commit.
+9. **summarize** -- the run summary as the DAG-run note and the return value.
+"""
+
+# TaskFlow calls return XComArgs where the functions declare values: not a mypy-able contract.
+# mypy: disable-error-code="call-arg,arg-type,misc"
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.sdk import DAG, Param, dag, task
+
+from include.retrain import config, entrypoints
+from include.retrain.adapters.ray_job import RayJobOperator
+
+_DATASETS_FILE = os.environ.get("RETRAIN_DATASETS_FILE", str(config.DEFAULT_PATH))
+_START = datetime(2026, 1, 1)
+
+
+def _params(cfg: config.DatasetConfig) -> dict[str, Param]:
+    return {
+        "force_retrain": Param(False, type="boolean", description="Train even when nothing new was merged."),
+        "force_promote": Param(
+            False, type="boolean", description="Promote even if the gate fails; recorded as an override on the version."
+        ),
+        "num_samples": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            maximum=200,
+            description=f"Ray Tune trials (default {cfg.tune.num_samples}).",
+        ),
+        "max_epochs": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            maximum=500,
+            description=f"Epochs per trial (default {cfg.tune.max_epochs}).",
+        ),
+        "gpus_per_trial": Param(
+            None,
+            type=["null", "number"],
+            minimum=0,
+            description=f"GPUs per trial, fractional allowed (default {cfg.tune.gpus_per_trial}).",
+        ),
+        "landing_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Ingest this dt=YYYY-MM-DD partition instead of the logical date's.",
+        ),
+        "train_label_noise": Param(
+            0.0,
+            type="number",
+            minimum=0.0,
+            maximum=0.9,
+            description="Testing knob: randomise this fraction of training labels.",
+        ),
+    }
+
+
+def _partition_date(params: dict[str, Any], dag_run: Any) -> str:
+    when = dag_run.logical_date or dag_run.run_after
+    return params.get("landing_date") or when.strftime("%Y-%m-%d")
+
+
+def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
+    @dag(
+        dag_id=cfg.dag_id,
+        description=cfg.description.strip() or f"Nightly retraining of {cfg.name}",
+        doc_md=f"{__doc__}\n\n#### Dataset `{cfg.name}` ({cfg.modality})\n{cfg.description}",
+        schedule=cfg.schedule,
+        start_date=_START,
+        catchup=False,
+        max_active_runs=1,
+        default_args={
+            "owner": cfg.owner,
+            "retries": cfg.retries,
+            "retry_delay": timedelta(seconds=30),
+            "retry_exponential_backoff": True,
+        },
+        tags=["retrain", cfg.modality, cfg.name],
+        params=_params(cfg),
+    )
+    def retrain() -> None:
+        @task
+        def ingest(params: dict[str, Any], dag_run: Any) -> dict[str, Any]:
+            from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+            from include.retrain import pipeline
+            from include.retrain.adapters.connections import lakefs_endpoint
+
+            landing = S3Hook(aws_conn_id=cfg.landing.conn_id).get_conn()
+            return pipeline.ingest(
+                cfg, landing, _partition_date(params, dag_run), lakefs_endpoint(), dag_run.dag_id, dag_run.run_id
+            )
+
+        @task
+        def validate(ingested: dict[str, Any], dag_run: Any) -> dict[str, Any]:
+            from include.retrain import pipeline
+            from include.retrain.adapters.connections import lakefs_endpoint
+
+            return pipeline.validate(cfg, lakefs_endpoint(), ingested, dag_run.dag_id, dag_run.run_id)
+
+        @task(pool="lakefs_merge")
+        def publish_data(ingested: dict[str, Any], validation: dict[str, Any], dag_run: Any) -> dict[str, Any]:
+            from include.retrain import pipeline
+            from include.retrain.adapters.connections import lakefs_endpoint
+
+            lineage = {
+                "airflow.dag_id": dag_run.dag_id,
+                "airflow.run_id": dag_run.run_id,
+                "airflow.logical_date": str(dag_run.logical_date or dag_run.run_after),
+            }
+            return pipeline.publish_data(cfg, lakefs_endpoint(), ingested, validation, lineage)
+
+        @task.branch
+        def decide_training(published: dict[str, Any], params: dict[str, Any], ti: Any) -> str:
+            from include.retrain import registry
+            from include.retrain.adapters.connections import mlflow_url
+
+            champion = registry.champion_version(mlflow_url(), cfg.model_name)
+            train = published["new_data"] or champion is None or params["force_retrain"]
+            reason = None if train else f"nothing new merged and champion v{champion} exists"
+            ti.xcom_push(key="skip_reason", value=reason)  # always written: a cleared rerun must not see stale XCom
+            return "train" if train else "skip_training"
+
+        @task
+        def skip_training(ti: Any) -> str:
+            return ti.xcom_pull(task_ids="decide_training", key="skip_reason")
+
+        train = RayJobOperator(
+            task_id="train",
+            entrypoint=entrypoints.train(cfg.name),
+            pool="ray_training",
+            execution_timeout=timedelta(hours=6),
+        )
+        evaluate = RayJobOperator(
+            task_id="evaluate",
+            entrypoint=entrypoints.evaluate(cfg.name),
+            pool="ray_training",
+            execution_timeout=timedelta(hours=1),
+        )
+
+        @task.branch
+        def gate(evaluation: dict[str, Any], params: dict[str, Any], ti: Any) -> str:
+            from include.retrain.gate import decide
+
+            d = decide(
+                cfg.gate.metric,
+                evaluation["result"],
+                cfg.gate.floor,
+                cfg.gate.max_regression,
+                bool(params["force_promote"]),
+            )
+            ti.xcom_push(key="decision", value=d.as_dict())
+            return d.decision
+
+        @task
+        def publish_model(published: dict[str, Any], training: dict[str, Any], ti: Any, dag_run: Any) -> dict:
+            from include.retrain import lakefs_io, registry
+            from include.retrain.adapters.connections import lakefs_endpoint, mlflow_url
+            from include.retrain.gate import GateDecision
+
+            decision = GateDecision(**ti.xcom_pull(task_ids="gate", key="decision"))
+            lineage = {
+                "lakefs.repo": cfg.repository,
+                "lakefs.commit": published["commit"],
+                "airflow.dag_id": dag_run.dag_id,
+                "airflow.run_id": dag_run.run_id,
+                "git.sha": registry.git_sha(),
+            }
+            out = registry.publish(mlflow_url(), cfg.model_name, training["result"]["run_id"], lineage, decision)
+            repo = lakefs_io.ensure_repository(lakefs_io.client(lakefs_endpoint()), cfg.repository)
+            lakefs_io.ensure_tag(repo, f"model-{cfg.model_name}-v{out['version']}", published["commit"])
+            return {"name": cfg.model_name, **out}
+
+        @task(trigger_rule="none_failed_min_one_success")
+        def summarize(params: dict[str, Any], ti: Any, dag_run: Any) -> dict[str, Any]:
+            from include.retrain import summary
+            from include.retrain.adapters.connections import lakefs_endpoint, mlflow_url
+            from include.retrain.adapters.notes import set_dag_run_note
+
+            pull = ti.xcom_pull
+            # Only XComs of tasks that ran in this try: skipped ones may hold a cleared try's values.
+            skip_reason = pull(task_ids="decide_training", key="skip_reason")
+            trained = skip_reason is None
+            published = pull(task_ids="publish_data")
+            training = pull(task_ids="train") if trained else None
+            decision = pull(task_ids="gate", key="decision") if trained else None
+            model = pull(task_ids=decision["decision"]) if decision else None
+            links = summary.links(
+                lakefs_endpoint().url, mlflow_url(), cfg.repository, (published or {}).get("commit"), model, training
+            )
+            out = summary.build(
+                dag_run.dag_id,
+                dag_run.run_id,
+                _partition_date(params, dag_run),
+                published,
+                pull(task_ids="validate"),
+                training,
+                pull(task_ids="evaluate") if trained else None,
+                decision,
+                model,
+                skip_reason,
+                links,
+            )
+            set_dag_run_note(dag_run.dag_id, dag_run.run_id, summary.note(out))
+            return out
+
+        ingested = ingest()
+        validation = validate(ingested)
+        published = publish_data(ingested, validation)
+        branch = decide_training(published)
+        skipped = skip_training()
+        branch >> [train, skipped]
+        train >> evaluate
+        decided = gate(evaluate.output)
+        promote = publish_model.override(task_id="promote")(published, train.output)
+        reject = publish_model.override(task_id="reject")(published, train.output)
+        decided >> [promote, reject]
+        [promote, reject, skipped] >> summarize()
+
+    return retrain()
+
+
+def build_config_error_dag(entry: str, message: str) -> DAG:
+    """A paused DAG that shows (and raises) a datasets.yaml error without breaking the valid entries."""
+    dag_id = f"retrain_{entry}" if config.DAG_SAFE.match(entry) else f"retrain_invalid_entry_{entry.strip('#')}"
+
+    @dag(
+        dag_id=dag_id,
+        doc_md=f"### Invalid datasets.yaml entry\n\n```\n{message}\n```\n\nFix the entry; "
+        "this DAG is replaced by the real one at the next parse.",
+        schedule=None,
+        start_date=_START,
+        catchup=False,
+        is_paused_upon_creation=True,
+        tags=["retrain", "config-error"],
+        default_args={"owner": "data-platform", "retries": 1},
+    )
+    def invalid() -> None:
+        @task(retries=0)
+        def config_error() -> None:
+            raise ValueError(message)
+
+        config_error()
+
+    return invalid()
+
+
+_loaded = config.load(config.Path(_DATASETS_FILE))
+for _cfg in _loaded.datasets:
+    build_retrain_dag(_cfg)
+for _entry, _message in _loaded.errors.items():
+    build_config_error_dag(_entry, _message)

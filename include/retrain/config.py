@@ -1,0 +1,195 @@
+"""The datasets config (``include/datasets.yaml``): schema, defaults and clear errors.
+
+Every entry is validated on its own, so one bad entry never hides the others.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_PATH = Path(__file__).resolve().parents[1] / "datasets.yaml"
+_NAME = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
+DAG_SAFE = _NAME
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Landing(_Strict):
+    conn_id: str = "aws_landing"
+    bucket: str
+    prefix: str
+
+    @field_validator("prefix")
+    @classmethod
+    def _no_slashes_at_ends(cls, v: str) -> str:
+        return v.strip("/")
+
+
+class SensorSpec(_Strict):
+    asset_column: str = "asset_id"
+    timestamp_column: str = "timestamp"
+    label_column: str = "label"
+    channels: list[str] = Field(min_length=1)
+    labels: list[str] = Field(min_length=2)
+    window: int = Field(gt=1, le=100_000)
+    stride: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _stride_within_window(self) -> SensorSpec:
+        if self.stride > self.window:
+            raise ValueError(f"stride ({self.stride}) must not exceed window ({self.window}): rows would be skipped")
+        if len(set(self.channels)) != len(self.channels):
+            raise ValueError("channels must be unique")
+        return self
+
+
+class Validation(_Strict):
+    max_bad_fraction: float = Field(default=0.0, ge=0.0, le=1.0)
+    min_channel_std: float = Field(default=1e-4, ge=0.0)
+    ranges: dict[str, tuple[float, float]] = Field(default_factory=dict)
+
+    @field_validator("ranges")
+    @classmethod
+    def _low_below_high(cls, v: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for channel, (low, high) in v.items():
+            if low >= high:
+                raise ValueError(f"range of {channel!r} is [{low}, {high}]: low must be below high")
+        return v
+
+
+class Tune(_Strict):
+    num_samples: int = Field(default=4, ge=1, le=1000)
+    max_epochs: int = Field(default=6, ge=1, le=1000)
+    cpus_per_trial: float = Field(default=1.0, gt=0)
+    gpus_per_trial: float = Field(default=0.0, ge=0)
+    max_failures: int = Field(default=2, ge=0)
+    search_space: dict[str, Any] = Field(default_factory=dict)
+
+
+class Gate(_Strict):
+    metric: Literal["holdout_accuracy", "holdout_macro_f1"] = "holdout_accuracy"
+    floor: float = Field(ge=0.0, le=1.0)
+    max_regression: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class DatasetConfig(_Strict):
+    name: str
+    modality: Literal["sensor", "image"]
+    description: str = ""
+    owner: str = "data-platform"
+    schedule: str = "0 2 * * *"
+    retries: int = Field(default=2, ge=0)
+    landing: Landing
+    sensor: SensorSpec | None = None
+    validation: Validation = Validation()
+    tune: Tune = Tune()
+    gate: Gate
+
+    @field_validator("name")
+    @classmethod
+    def _name_shape(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError("must be lowercase letters, digits and '_', starting with a letter (2-41 chars)")
+        return v
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        from croniter import croniter
+
+        if not croniter.is_valid(v):
+            raise ValueError(f"{v!r} is not a cron expression")
+        return v
+
+    @model_validator(mode="after")
+    def _modality_block(self) -> DatasetConfig:
+        if self.modality == "sensor":
+            if self.sensor is None:
+                raise ValueError("modality 'sensor' needs a 'sensor' block (channels, labels, window, stride)")
+            unknown = set(self.validation.ranges) - set(self.sensor.channels)
+            if unknown:
+                raise ValueError(f"validation.ranges names unknown channels {sorted(unknown)}")
+        return self
+
+    @property
+    def dag_id(self) -> str:
+        return f"retrain_{self.name}"
+
+    @property
+    def repository(self) -> str:
+        return self.name.replace("_", "-")
+
+    @property
+    def experiment(self) -> str:
+        return f"retrain/{self.name}"
+
+    @property
+    def model_name(self) -> str:
+        return self.name
+
+
+class ConfigError(ValueError):
+    """A datasets.yaml entry is invalid; the message names the entry and the field."""
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    datasets: list[DatasetConfig]
+    errors: dict[str, str]  # entry name (or "#<index>") -> message
+
+
+def _describe(exc: ValidationError, entry: str) -> str:
+    parts = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "(entry)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (typo?)"
+        parts.append(f"field '{field}': {msg}")
+    return f"datasets.yaml: entry '{entry}': " + "; ".join(parts)
+
+
+def load(path: Path = DEFAULT_PATH) -> LoadedConfig:
+    """Parse and validate every entry; invalid ones are reported, not raised."""
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    entries = raw.get("datasets")
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: top-level key 'datasets' must be a list of entries")
+    datasets, errors = [], {}
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        label = str(entry.get("name")) if isinstance(entry, dict) and entry.get("name") else f"#{i + 1}"
+        try:
+            ds = DatasetConfig.model_validate(entry)
+        except ValidationError as exc:
+            errors[label] = _describe(exc, label)
+            continue
+        if ds.name in seen:
+            errors[label] = f"datasets.yaml: entry '{label}': field 'name': duplicate of an earlier entry"
+            continue
+        seen.add(ds.name)
+        datasets.append(ds)
+    return LoadedConfig(datasets, errors)
+
+
+def get(name: str, path: Path = DEFAULT_PATH) -> DatasetConfig:
+    """One valid dataset by name, or a ConfigError that says what is wrong with it."""
+    loaded = load(path)
+    for ds in loaded.datasets:
+        if ds.name == name:
+            return ds
+    if name in loaded.errors:
+        raise ConfigError(loaded.errors[name])
+    known = ", ".join(d.name for d in loaded.datasets) or "none"
+    raise ConfigError(f"datasets.yaml has no dataset '{name}' (valid entries: {known})")

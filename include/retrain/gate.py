@@ -1,0 +1,48 @@
+"""The promotion gate: an absolute floor, and no regression against the champion."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    promote: bool
+    decision: str  # "promote" | "reject"
+    reason: str
+    forced: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def decide(
+    metric: str, scores: dict[str, float], floor: float, max_regression: float, force_promote: bool = False
+) -> GateDecision:
+    """Decide on a candidate from its holdout ``scores`` (which hold ``champion_<metric>`` when a champion exists).
+
+    Passes when ``metric >= floor`` and ``metric >= champion - max_regression``; a first model
+    needs only the floor. ``force_promote`` promotes anyway and says so in the reason.
+    """
+    if metric not in scores:
+        raise ValueError(f"gate metric '{metric}' missing from the evaluation (have: {', '.join(sorted(scores))})")
+    value = float(scores[metric])
+    champion = scores.get(f"champion_{metric}")
+    failures = []
+    if value < floor:
+        failures.append(f"{metric} {value:.4f} < floor {floor:.4f}")
+    if champion is not None and value < float(champion) - max_regression:
+        failures.append(
+            f"{metric} {value:.4f} regresses more than {max_regression:.4f} below the champion's {float(champion):.4f}"
+        )
+    if not failures:
+        against = (
+            f" and within {max_regression:.4f} of the champion's {float(champion):.4f}"
+            if champion is not None
+            else " (first model: floor only)"
+        )
+        return GateDecision(True, "promote", f"{metric} {value:.4f} >= floor {floor:.4f}{against}")
+    if force_promote:
+        return GateDecision(True, "promote", "forced by force_promote, overriding: " + "; ".join(failures), True)
+    return GateDecision(False, "reject", "; ".join(failures))

@@ -1,0 +1,260 @@
+"""Ray job: hyperparameter search with Ray Tune over the sensor CNN.
+
+Reads the dataset once, at an immutable lakeFS commit, shares the arrays with
+every trial through the Ray object store, logs every trial as an MLflow child
+run, and logs the best model in the parent (candidate) run.
+
+    python -m include.retrain.jobs.train --dataset pump_fleet --commit <id> --airflow-run-id <run>
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import config as config_mod
+from .. import data, features, tuning
+from ..ray_jobs import emit_result
+
+SELECT_METRIC = {"holdout_accuracy": "val_accuracy", "holdout_macro_f1": "val_macro_f1"}
+
+
+def train_trial(hp: dict[str, Any], arrays: dict[str, Any]) -> None:
+    """One Tune trial: train, report validation metrics each epoch, checkpoint, log to MLflow."""
+    import mlflow
+    import torch
+    from ray import tune
+
+    from .. import metrics, models
+
+    torch.set_num_threads(max(1, int(arrays["cpus_per_trial"])))
+    torch.manual_seed(int(hp["seed"]))
+    labels = arrays["labels"]
+    model = models.build(hp, arrays["train_x"].shape[1], len(labels), arrays["mean"], arrays["std"])
+    opt = torch.optim.Adam(model.parameters(), lr=float(hp["lr"]))
+    client = mlflow.MlflowClient()
+    start, child = 0, None
+    ckpt = tune.get_checkpoint()
+    if ckpt:  # a restored trial (after a worker failure) continues where it stopped
+        with ckpt.as_directory() as d:
+            state = torch.load(Path(d) / "state.pt", weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        start, child = state["epoch"] + 1, state["mlflow_run_id"]
+    if child is None:
+        ctx = tune.get_context()
+        run = client.create_run(
+            arrays["experiment_id"],
+            run_name=ctx.get_trial_name(),
+            tags={"mlflow.parentRunId": arrays["parent_run_id"], "ray.trial_id": ctx.get_trial_id()},
+        )
+        child = run.info.run_id
+        for k, v in hp.items():
+            client.log_param(child, k, v)
+    x, y = torch.as_tensor(arrays["train_x"]), torch.as_tensor(arrays["train_y"])
+    gen = torch.Generator().manual_seed(int(hp["seed"]))
+    loss_fn = torch.nn.CrossEntropyLoss()
+    for epoch in range(start, int(arrays["max_epochs"])):
+        model.train()
+        order = torch.randperm(len(y), generator=gen)
+        total = 0.0
+        for i in range(0, len(order), int(hp["batch_size"])):
+            idx = order[i : i + int(hp["batch_size"])]
+            opt.zero_grad()
+            loss = loss_fn(model(x[idx]), y[idx])
+            loss.backward()
+            opt.step()
+            total += float(loss) * len(idx)
+        pred = models.predict(model, arrays["val_x"])
+        m = metrics.summary(arrays["val_y"], pred, labels)
+        report = {
+            "train_loss": total / len(y),
+            "val_accuracy": m["accuracy"],
+            "val_macro_f1": m["macro_f1"],
+            "epoch": epoch + 1,
+        }
+        client.log_batch(
+            child,
+            metrics=[
+                mlflow.entities.Metric(k, v, int(time.time() * 1000), epoch + 1)
+                for k, v in report.items()
+                if k != "epoch"
+            ],
+        )
+        with tempfile.TemporaryDirectory() as d:
+            torch.save(
+                {"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch, "mlflow_run_id": child},
+                Path(d) / "state.pt",
+            )
+            tune.report(report, checkpoint=tune.Checkpoint.from_directory(d))
+    client.set_terminated(child)
+
+
+def tune_and_log(
+    ds: config_mod.DatasetConfig,
+    commit: str,
+    airflow_run_id: str,
+    num_samples: int,
+    max_epochs: int,
+    gpus_per_trial: float,
+    seed: int,
+    train_label_noise: float,
+) -> dict[str, Any]:
+    import mlflow
+    import ray
+    import torch
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+
+    from .. import models
+
+    spec = ds.sensor
+    assert spec is not None, "train.py trains sensor datasets"
+    t0 = time.monotonic()
+    splits = data.load_splits(ds, commit, data.lakefs_client_from_env())
+    train, val = splits["train"], splits["val"]
+    if len(train) == 0 or len(val) == 0:
+        raise SystemExit(f"not enough data at {commit[:12]}: {len(train)} train and {len(val)} val windows")
+    train_y = train.y.copy()
+    if train_label_noise > 0:
+        # testing knob: systematic mislabelling (each noisy label moved to the next class) makes a
+        # deliberately worse candidate; the holdout stays clean
+        rng = np.random.default_rng(seed)
+        flip = rng.random(len(train_y)) < train_label_noise
+        train_y[flip] = (train_y[flip] + 1) % len(spec.labels)
+    mean, std = features.channel_stats(train.x)
+    print(
+        f"data {ds.repository}@{commit[:12]}: "
+        + ", ".join(f"{k}={len(v)}" for k, v in splits.items())
+        + f" windows; loaded in {time.monotonic() - t0:.1f}s",
+        flush=True,
+    )
+
+    mlflow.set_experiment(ds.experiment)
+    select = SELECT_METRIC[ds.gate.metric]
+    with mlflow.start_run(run_name=f"candidate {airflow_run_id}") as parent:
+        mlflow.set_tags(
+            {
+                "lakefs.repo": ds.repository,
+                "lakefs.commit": commit,
+                "airflow.dag_id": ds.dag_id,
+                "airflow.run_id": airflow_run_id,
+                "role": "candidate",
+            }
+        )
+        mlflow.log_params(
+            {
+                "num_samples": num_samples,
+                "max_epochs": max_epochs,
+                "gpus_per_trial": gpus_per_trial,
+                "train_windows": len(train),
+                "val_windows": len(val),
+                "train_label_noise": train_label_noise,
+            }
+        )
+        arrays = {
+            "train_x": train.x,
+            "train_y": train_y,
+            "val_x": val.x,
+            "val_y": val.y,
+            "mean": mean,
+            "std": std,
+            "labels": list(spec.labels),
+            "max_epochs": max_epochs,
+            "cpus_per_trial": ds.tune.cpus_per_trial,
+            "experiment_id": parent.info.experiment_id,
+            "parent_run_id": parent.info.run_id,
+        }
+        space = tuning.to_tune(tuning.merged_space(ds.tune.search_space))
+        space["seed"] = seed
+        trainable = tune.with_resources(
+            tune.with_parameters(train_trial, arrays=arrays), {"cpu": ds.tune.cpus_per_trial, "gpu": gpus_per_trial}
+        )
+        storage = os.environ.get("RETRAIN_TUNE_STORAGE", str(Path.home() / "ray_results"))
+        tuner = tune.Tuner(
+            trainable,
+            param_space=space,
+            tune_config=tune.TuneConfig(
+                num_samples=num_samples,
+                scheduler=ASHAScheduler(
+                    metric=select, mode="max", max_t=max_epochs, grace_period=1, reduction_factor=2
+                ),
+            ),
+            run_config=tune.RunConfig(
+                name=f"{ds.name}-{parent.info.run_id[:8]}",
+                storage_path=storage,
+                failure_config=tune.FailureConfig(max_failures=ds.tune.max_failures),
+                checkpoint_config=tune.CheckpointConfig(
+                    num_to_keep=1, checkpoint_score_attribute=select, checkpoint_score_order="max"
+                ),
+                verbose=1,
+            ),
+        )
+        results = tuner.fit()
+        best = results.get_best_result(metric=select, mode="max", scope="all")
+        if best.checkpoint is None:
+            raise SystemExit(f"no trial produced a checkpoint ({results.num_errors} trial errors)")
+        hp = {k: v for k, v in (best.config or {}).items() if k != "seed"}
+        with best.checkpoint.as_directory() as d:
+            state = torch.load(Path(d) / "state.pt", weights_only=False)
+        model = models.build(hp, train.x.shape[1], len(arrays["labels"]), mean, std)
+        model.load_state_dict(state["model"])
+        model.eval()
+        best_metrics = {f"best_{k}": float((best.metrics or {})[k]) for k in ("val_accuracy", "val_macro_f1")}
+        mlflow.log_params({f"best_{k}": v for k, v in hp.items()})
+        mlflow.log_metrics(best_metrics)
+        mlflow.set_tag("best_trial_run_id", state["mlflow_run_id"])
+        mlflow.pytorch.log_model(
+            model,
+            name="model",
+            input_example=train.x[:2],
+            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
+        )
+        result = {
+            "run_id": parent.info.run_id,
+            "experiment_id": parent.info.experiment_id,
+            "best_config": hp,
+            "trials": len(results),
+            "trial_errors": results.num_errors,
+            **best_metrics,
+            "seconds": round(time.monotonic() - t0, 1),
+            "ray_version": ray.__version__,
+        }
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Ray Tune training job for one dataset at one lakeFS commit.")
+    parser.add_argument("--dataset", required=True, help="entry name in include/datasets.yaml")
+    parser.add_argument("--commit", required=True, help="immutable lakeFS commit id to train on")
+    parser.add_argument("--airflow-run-id", required=True, help="lineage: the Airflow DAG run")
+    parser.add_argument("--num-samples", type=int, help="trials (default: the config's tune.num_samples)")
+    parser.add_argument("--max-epochs", type=int, help="epochs per trial (default: tune.max_epochs)")
+    parser.add_argument("--gpus-per-trial", type=float, help="GPUs per trial, fractional allowed")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--train-label-noise", type=float, default=0.0, help="testing knob: randomise this fraction of training labels"
+    )
+    args = parser.parse_args(argv)
+    ds = config_mod.get(args.dataset)
+    result = tune_and_log(
+        ds,
+        args.commit,
+        args.airflow_run_id,
+        args.num_samples or ds.tune.num_samples,
+        args.max_epochs or ds.tune.max_epochs,
+        ds.tune.gpus_per_trial if args.gpus_per_trial is None else args.gpus_per_trial,
+        args.seed,
+        args.train_label_noise,
+    )
+    emit_result(result)
+
+
+if __name__ == "__main__":
+    main()

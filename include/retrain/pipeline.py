@@ -1,0 +1,140 @@
+"""The steps of one nightly retraining run, as plain functions the DAG tasks call.
+
+Each is idempotent: rerunning a step after a crash, a retry or a clear converges
+to the same lakeFS and MLflow state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from . import lakefs_io
+from .config import DatasetConfig
+from .endpoints import LakeFSEndpoint
+from .ingest import IngestResult, ingest_partition
+
+log = logging.getLogger(__name__)
+
+
+class ValidationFailed(RuntimeError):
+    """The batch failed validation beyond tolerance; main is untouched, the branch kept."""
+
+
+class EmptyPartition(RuntimeError):
+    """The landing partition of the run's date has no objects."""
+
+
+def report_prefix(dag_id: str, run_id: str) -> str:
+    return f"_reports/{lakefs_io.run_branch_name(dag_id, run_id).removeprefix('ingest-')}"
+
+
+def ingest(
+    ds: DatasetConfig, landing: Any, date: str, endpoint: LakeFSEndpoint, dag_id: str, run_id: str
+) -> dict[str, Any]:
+    branch = lakefs_io.run_branch_name(dag_id, run_id)
+    result: IngestResult = ingest_partition(
+        landing, ds.landing.bucket, ds.landing.prefix, date, endpoint, ds.repository, branch
+    )
+    if result.listed == 0:
+        raise EmptyPartition(
+            f"dataset '{ds.name}': no objects under {result.source_uri} -- nothing landed for "
+            f"{date}. Check the landing prefix in include/datasets.yaml or the upstream export."
+        )
+    if result.rejected:
+        log.warning("rejected objects: %s", json.dumps(result.rejected))
+    log.info(
+        "ingest: %d copied (%.1f MB), %d unchanged on main, %d rejected in %.1fs",
+        result.copied,
+        result.bytes_copied / 1e6,
+        result.skipped,
+        len(result.rejected),
+        result.seconds,
+    )
+    return result.as_dict()
+
+
+def validate(
+    ds: DatasetConfig, endpoint: LakeFSEndpoint, ingested: dict[str, Any], dag_id: str, run_id: str
+) -> dict[str, Any]:
+    """Validate what this run copied; quarantine bad files; write the reports to the branch."""
+    from .validation import FileResult, ValidationReport, validate_sensor_files
+
+    clt = lakefs_io.client(endpoint)
+    repo = lakefs_io.ensure_repository(clt, ds.repository)
+    branch = repo.branch(ingested["branch"])
+    paths = ingested["copied_paths"]
+    files = {p.removeprefix("data/"): lakefs_io.read_bytes(clt, ds.repository, branch.id, p) for p in paths}
+    report = validate_sensor_files(ds, files) if files else ValidationReport(ds.name, [], 1.0)
+    for key, reason in ingested["rejected"].items():  # unsafe landing keys count as bad files
+        report.files.append(FileResult(key, 0, [reason]))
+    prefix = report_prefix(dag_id, run_id)
+    summary = {**report.as_dict(), "report": f"{prefix}/validation.json", "source_uri": ingested["source_uri"]}
+    if report.files:
+        lakefs_io.upload(
+            branch, f"{prefix}/validation.json", json.dumps(summary, indent=2).encode(), content_type="application/json"
+        )
+        for rel, html in report.html_pages.items():
+            lakefs_io.upload(branch, f"{prefix}/gx/{rel}", html.encode(), content_type="text/html")
+    if not report.passed:
+        lakefs_io.commit_if_changed(
+            branch,
+            f"validation FAILED for {ingested['source_uri']} (kept for inspection)",
+            {"validation.passed": "false", "validation.report": summary["report"], "airflow.run_id": run_id},
+        )
+        raise ValidationFailed(
+            report.failure_message() + f"\nReport: lakefs://{ds.repository}/{branch.id}/"
+            f"{summary['report']}; main is untouched and branch '{branch.id}' is kept."
+        )
+    bad = [f"data/{f.path}" for f in report.bad if f.path in files]
+    if bad:
+        branch.delete_objects(bad)
+        log.warning("quarantined %d files: %s", len(bad), ", ".join(bad))
+    summary["quarantined"] = bad
+    return summary
+
+
+def publish_data(
+    ds: DatasetConfig,
+    endpoint: LakeFSEndpoint,
+    ingested: dict[str, Any],
+    validation: dict[str, Any],
+    lineage: dict[str, str],
+) -> dict[str, Any]:
+    """Commit the branch, merge it into main, delete it; returns the immutable commit to train on.
+
+    ``new_data`` is False when the run brought nothing new (a rerun): then nothing is committed
+    and main's head is returned. A retry after a successful merge finds that merge again.
+    """
+    clt = lakefs_io.client(endpoint)
+    repo = lakefs_io.ensure_repository(clt, ds.repository)
+    name = ingested["branch"]
+    kept = ingested["copied"] - len(validation.get("quarantined", []))
+    if not lakefs_io.branch_exists(repo, name):
+        earlier = lakefs_io.find_run_commit(repo, lineage["airflow.run_id"])
+        if earlier is None and kept > 0:
+            raise RuntimeError(
+                f"run branch '{name}' is gone and main has no merge of run "
+                f"{lineage['airflow.run_id']}: clear the ingest task to copy the data again"
+            )
+        head = earlier or str(repo.branch(lakefs_io.MAIN).head.get_commit().id)
+        return {"commit": head, "new_data": earlier is not None, "repository": ds.repository}
+    branch = repo.branch(name)
+    if kept <= 0:
+        lakefs_io.delete_branch(repo, name)
+        head = str(repo.branch(lakefs_io.MAIN).head.get_commit().id)
+        log.info("nothing new for %s: main stays at %s", ingested["source_uri"], head[:12])
+        return {"commit": head, "new_data": False, "repository": ds.repository}
+    metadata = {
+        **lineage,
+        "source.uri": ingested["source_uri"],
+        "source.objects": str(kept),
+        "validation.passed": str(validation["passed"]).lower(),
+        "validation.report": validation["report"],
+    }
+    lakefs_io.commit_if_changed(branch, f"ingest {ingested['source_uri']}", metadata)
+    head = lakefs_io.merge_into_main(repo, branch, f"merge {name} (validated)", metadata)
+    lakefs_io.delete_branch(repo, name)
+    log.info("merged %s into main at %s", name, head[:12])
+    return {"commit": head, "new_data": True, "repository": ds.repository}

@@ -1,0 +1,101 @@
+"""The run summary: one dict for XCom and the console, and markdown for the DAG-run note."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def build(
+    dag_id: str,
+    run_id: str,
+    date: str,
+    published: dict[str, Any] | None,
+    validation: dict[str, Any] | None,
+    training: dict[str, Any] | None,
+    evaluation: dict[str, Any] | None,
+    decision: dict[str, Any] | None,
+    model: dict[str, Any] | None,
+    skipped_reason: str | None,
+    links: dict[str, str],
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"dag_id": dag_id, "run_id": run_id, "date": date}
+    if published:
+        out.update(commit=published["commit"], new_data=published["new_data"], repository=published["repository"])
+    if validation:
+        out["validation"] = {k: validation.get(k) for k in ("passed", "files_total", "files_bad", "report")}
+        out["validation"]["quarantined"] = validation.get("quarantined", [])
+    if skipped_reason:
+        out["training"] = {"skipped": True, "reason": skipped_reason}
+    elif training:
+        result = training.get("result", {})
+        out["training"] = {
+            "trials": result.get("trials"),
+            "trial_errors": result.get("trial_errors"),
+            "best_config": result.get("best_config"),
+            "mlflow_run_id": result.get("run_id"),
+            "ray_submission_id": training.get("submission_id"),
+        }
+    if evaluation:
+        out["metrics"] = {k: v for k, v in evaluation.get("result", {}).items() if k.startswith(("holdout_", "champ"))}
+    if decision:
+        out["gate"] = decision
+    if model:
+        out["model"] = model
+    out["links"] = links
+    return out
+
+
+def note(summary: dict[str, Any]) -> str:
+    """Markdown for the Airflow DAG-run note."""
+    lines = [f"**{summary['dag_id']}** for dt={summary['date']}"]
+    if "commit" in summary:
+        lines.append(
+            f"- data: `{summary['repository']}@{summary['commit'][:12]}`"
+            + ("" if summary.get("new_data") else " (nothing new)")
+        )
+    v = summary.get("validation")
+    if v and v.get("files_total"):
+        lines.append(
+            f"- validation: {'passed' if v['passed'] else 'FAILED'}, {v['files_total']} files, "
+            f"{v['files_bad']} bad, {len(v.get('quarantined', []))} quarantined"
+        )
+    t = summary.get("training", {})
+    if t.get("skipped"):
+        lines.append(f"- training skipped: {t['reason']}")
+    elif t:
+        lines.append(f"- training: {t['trials']} trials, best {t['best_config']}")
+    m = summary.get("metrics", {})
+    if m:
+        champ = m.get("champion_holdout_accuracy")
+        lines.append(
+            f"- holdout_accuracy {m.get('holdout_accuracy', 0):.4f}, macro F1 "
+            f"{m.get('holdout_macro_f1', 0):.4f}" + (f", champion {champ:.4f}" if champ is not None else "")
+        )
+    g = summary.get("gate")
+    if g:
+        lines.append(f"- gate: **{g['decision']}** -- {g['reason']}")
+    mo = summary.get("model")
+    if mo:
+        lines.append(f"- model: `{mo['name']}` v{mo['version']} @{', @'.join(mo['aliases'])}")
+    for name, url in summary.get("links", {}).items():
+        lines.append(f"- [{name}]({url})")
+    return "\n".join(lines)
+
+
+def links(
+    lakefs_url: str,
+    mlflow_url: str,
+    repository: str,
+    commit: str | None,
+    model: dict[str, Any] | None,
+    training: dict[str, Any] | None,
+) -> dict[str, str]:
+    out = {}
+    if commit:
+        out["lakeFS commit"] = f"{lakefs_url}/repositories/{repository}/commits/{commit}"
+    run = (training or {}).get("result", {})
+    if run.get("run_id"):
+        out["MLflow run"] = f"{mlflow_url}/#/experiments/{run['experiment_id']}/runs/{run['run_id']}"
+    if model:
+        out["MLflow model"] = f"{mlflow_url}/#/models/{model['name']}/versions/{model['version']}"
+    return out
