@@ -26,7 +26,7 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import DAG, Param, dag, task
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, dag, task
 
 from include.retrain import config, entrypoints
 from include.retrain.adapters.ray_job import RayJobOperator
@@ -87,7 +87,9 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
         dag_id=cfg.dag_id,
         description=cfg.description.strip() or f"Nightly retraining of {cfg.name}",
         doc_md=f"{__doc__}\n\n#### Dataset `{cfg.name}` ({cfg.modality})\n{cfg.description}",
-        schedule=cfg.schedule,
+        # Data intervals: the run for [D 02:00, D+1 02:00) starts after the interval ends and has
+        # logical date D, so it ingests the complete partition dt=D.
+        schedule=CronDataIntervalTimetable(cfg.schedule, timezone="UTC"),
         start_date=_START,
         catchup=False,
         max_active_runs=1,
@@ -107,18 +109,21 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
 
             from include.retrain import pipeline
             from include.retrain.adapters.connections import lakefs_endpoint
+            from include.retrain.adapters.errors import fail_without_retry
 
             landing = S3Hook(aws_conn_id=cfg.landing.conn_id).get_conn()
-            return pipeline.ingest(
-                cfg, landing, _partition_date(params, dag_run), lakefs_endpoint(), dag_run.dag_id, dag_run.run_id
-            )
+            with fail_without_retry():
+                date = _partition_date(params, dag_run)
+                return pipeline.ingest(cfg, landing, date, lakefs_endpoint(), dag_run.dag_id, dag_run.run_id)
 
         @task
         def validate(ingested: dict[str, Any], dag_run: Any) -> dict[str, Any]:
             from include.retrain import pipeline
             from include.retrain.adapters.connections import lakefs_endpoint
+            from include.retrain.adapters.errors import fail_without_retry
 
-            return pipeline.validate(cfg, lakefs_endpoint(), ingested, dag_run.dag_id, dag_run.run_id)
+            with fail_without_retry():
+                return pipeline.validate(cfg, lakefs_endpoint(), ingested, dag_run.dag_id, dag_run.run_id)
 
         @task(pool="lakefs_merge")
         def publish_data(ingested: dict[str, Any], validation: dict[str, Any], dag_run: Any) -> dict[str, Any]:

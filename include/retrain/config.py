@@ -73,6 +73,14 @@ class Tune(_Strict):
     max_failures: int = Field(default=2, ge=0)
     search_space: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("search_space")
+    @classmethod
+    def _known_space(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from .tuning import merged_space
+
+        merged_space(v)  # raises ValueError naming the hyperparameter
+        return v
+
 
 class Gate(_Strict):
     metric: Literal["holdout_accuracy", "holdout_macro_f1"] = "holdout_accuracy"

@@ -121,6 +121,8 @@ def ingest_partition(
     result = IngestResult(repository, branch_name, f"s3://{bucket}/{partition}")
     objects = list_partition(landing, bucket, partition)
     result.listed = len(objects)
+    if not objects:  # nothing landed: no branch, the caller reports it
+        return result
     clt = lakefs_io.client(endpoint)
     repo = lakefs_io.ensure_repository(clt, repository)
     lakefs_io.ensure_branch(repo, branch_name)

@@ -17,6 +17,18 @@ def default_dates(days: int = 3, today: dt.date | None = None) -> list[str]:
     return [(today - dt.timedelta(days=d)).isoformat() for d in range(days, 0, -1)]
 
 
+def logical_date(ds: config.DatasetConfig, date: str) -> str:
+    """The logical date of the scheduled run that ingests partition ``date``: the first
+    cron time on that day (the start of its data interval), e.g. 2026-11-01T02:00:00+00:00."""
+    from croniter import croniter
+
+    start = dt.datetime.fromisoformat(date).replace(tzinfo=dt.UTC)
+    fire = croniter(ds.schedule, start - dt.timedelta(seconds=1)).get_next(dt.datetime)
+    if fire.date() != start.date():
+        raise ValueError(f"schedule {ds.schedule!r} of {ds.name} has no run on {date}")
+    return fire.isoformat()
+
+
 def seed(stack: Stack, ds: config.DatasetConfig, date: str, **kwargs: Any) -> int:
     files = generate.sensor_partition(ds, date, **kwargs)
     return generate.write(files, ds.landing.prefix, s3=stack.s3_client(), bucket=ds.landing.bucket)
@@ -68,7 +80,7 @@ def run_nightly(
     failures = 0
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     for date in dates:
-        run = run_dag(stack, ds.dag_id, f"{date}T00:00:00+00:00", conf=conf, run_id=f"make_run__{date}__{stamp}")
+        run = run_dag(stack, ds.dag_id, logical_date(ds, date), conf=conf, run_id=f"make_run__{date}__{stamp}")
         out("")
         out(
             f"{ds.dag_id} dt={date}: {run['state'].upper()} in {run['elapsed']:.0f}s  "

@@ -7,6 +7,7 @@ version already registered for the run and converges instead of adding another.
 
 from __future__ import annotations
 
+import logging
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from .gate import GateDecision
 
 CHAMPION, CHALLENGER = "champion", "challenger"
+log = logging.getLogger(__name__)
 
 
 def git_sha(root: Path | None = None) -> str:
@@ -64,12 +66,29 @@ def publish(
         previous = str(client.get_model_version_by_alias(model_name, CHAMPION).version)
     except MlflowException:
         previous = None
-    client.set_registered_model_alias(model_name, CHALLENGER, version)
-    aliases = [CHALLENGER]
-    if decision.promote:
-        client.set_registered_model_alias(model_name, CHAMPION, version)
-        aliases.append(CHAMPION)
+    aliases = []
+    for alias in (CHALLENGER, CHAMPION) if decision.promote else (CHALLENGER,):
+        if _move_alias(client, model_name, alias, version):
+            aliases.append(alias)
     return {"version": version, "aliases": aliases, "previous_champion": previous}
+
+
+def _move_alias(client: Any, model_name: str, alias: str, version: str) -> bool:
+    """Point ``alias`` at ``version`` unless a newer version holds it already.
+
+    A cleared, older run must never move an alias back over a newer model.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        current = str(client.get_model_version_by_alias(model_name, alias).version)
+    except MlflowException:
+        current = None
+    if current is not None and int(current) > int(version):
+        log.warning("%s@%s is v%s, newer than v%s: left as it is", model_name, alias, current, version)
+        return False
+    client.set_registered_model_alias(model_name, alias, version)
+    return True
 
 
 def champion_version(tracking_uri: str, model_name: str) -> str | None:

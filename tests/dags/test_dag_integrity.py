@@ -53,3 +53,78 @@ def test_parsing_imports_nothing_heavy(dag_file):
         check=True,
     )
     assert out.stdout.strip().splitlines()[-1:] in ([""], []), f"heavy modules imported: {out.stdout}"
+
+
+def test_retrain_dag_wires_write_audit_publish_then_train_and_gate(dagbag):
+    dag = dagbag.dags["retrain_pump_fleet"]
+    edges = {t.task_id: t.downstream_task_ids for t in dag.tasks}
+    for up, down in [
+        ("ingest", "validate"),
+        ("validate", "publish_data"),
+        ("publish_data", "decide_training"),
+        ("decide_training", "train"),
+        ("decide_training", "skip_training"),
+        ("train", "evaluate"),
+        ("evaluate", "gate"),
+        ("gate", "promote"),
+        ("gate", "reject"),
+        ("promote", "summarize"),
+        ("reject", "summarize"),
+        ("skip_training", "summarize"),
+    ]:
+        assert down in edges[up], f"{up} -> {down} missing"
+    assert dag.get_task("publish_data").pool == "lakefs_merge"
+    assert dag.get_task("train").pool == "ray_training"
+    assert dag.get_task("summarize").trigger_rule == "none_failed_min_one_success"
+    assert {"force_retrain", "force_promote", "num_samples", "max_epochs", "gpus_per_trial"} <= set(dag.params)
+    assert dag.timetable.expression == "0 2 * * *"
+
+
+def test_train_entrypoint_renders_the_commit_and_params():
+    from jinja2 import Environment
+
+    from include.retrain import entrypoints
+
+    class TI:
+        @staticmethod
+        def xcom_pull(task_ids):
+            return {"publish_data": {"commit": "c0ffee"}, "train": {"result": {"run_id": "r1"}}}[task_ids]
+
+    env = Environment()
+    params = {"num_samples": 3, "max_epochs": None, "gpus_per_trial": 0.5, "train_label_noise": 0.0}
+    cmd = env.from_string(entrypoints.train("pump_fleet")).render(ti=TI, run_id="manual__x", params=params)
+    assert cmd == (
+        "python -m include.retrain.jobs.train --dataset pump_fleet --commit c0ffee "
+        "--airflow-run-id 'manual__x' --num-samples 3 --gpus-per-trial 0.5"
+    )
+    ev = env.from_string(entrypoints.evaluate("pump_fleet")).render(ti=TI, params=params)
+    assert ev.endswith("--commit c0ffee --run-id r1")
+
+
+def test_a_bad_config_entry_becomes_a_failing_dag_and_spares_the_others(tmp_path):
+    import shutil
+
+    good = (ROOT / "include" / "datasets.yaml").read_text()
+    bad = (
+        good
+        + "  - name: broken_line\n    modality: sensor\n    landing: {bucket: b, prefix: p}\n    gate: {floor: 2}\n"
+    )
+    f = tmp_path / "datasets.yaml"
+    f.write_text(bad)
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    shutil.copy(ROOT / "dags" / "retrain_factory.py", dags)
+    code = (
+        "import os, sys; from airflow.dag_processing.dagbag import DagBag; b = DagBag(sys.argv[1]); "
+        "d = b.dags['retrain_broken_line']; print(sorted(b.dags)); print(b.import_errors); "
+        "print(d.tags); print(d.doc_md)"
+    )
+    env = {**__import__("os").environ, "PYTHONPATH": str(ROOT), "RETRAIN_DATASETS_FILE": str(f)}
+    out = subprocess.run([sys.executable, "-c", code, str(dags)], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert "['retrain_broken_line', 'retrain_pump_fleet']" in lines
+    assert "{}" in lines
+    assert "config-error" in out.stdout
+    assert "entry 'broken_line'" in out.stdout
+    assert "field 'gate.floor'" in out.stdout

@@ -84,28 +84,17 @@ def test_unknown_placeholder_is_a_clear_error(tmp_path):
         airflow_settings.load(f, {"A": "1"})
 
 
-def test_the_shipped_settings_file_declares_the_contract_connections():
-    from include.retrain.stack.config import ROOT
+def test_the_shipped_settings_file_declares_the_contract_connections(tmp_path):
+    from include.retrain.stack.services import Stack
 
-    values = {
-        k: "x"
-        for k in (
-            "S3_ENDPOINT",
-            "S3_ACCESS_KEY_ID",
-            "S3_SECRET_ACCESS_KEY",
-            "LAKEFS_ENDPOINT",
-            "LAKEFS_ACCESS_KEY_ID",
-            "LAKEFS_SECRET_ACCESS_KEY",
-            "MLFLOW_ENDPOINT",
-            "RAY_DASHBOARD_ENDPOINT",
-            "LANDING_BUCKET",
-        )
-    }
-    s = airflow_settings.load(ROOT / "airflow_settings.yaml", values)
-    assert {c["conn_id"] for c in s["connections"]} == {
+    stack = Stack(StackConfig.from_env({"RETRAIN_STATE_DIR": str(tmp_path)}), out=lambda _: None)
+    s = stack.settings()
+    assert {c["conn_id"] for c in s["connections"]} >= {
         "aws_landing",
         "lakefs_default",
         "mlflow_default",
         "ray_default",
     }
-    assert s["pools"] and s["variables"]
+    assert {p["pool_name"] for p in s["pools"]} >= {"lakefs_merge", "ray_training"}
+    env = stack.connection_env()
+    assert stack.config.url("lakefs") in env["AIRFLOW_CONN_LAKEFS_DEFAULT"]

@@ -23,6 +23,11 @@ def _stat(pid: int) -> tuple[str, int] | None:
     return fields[0], int(fields[2])
 
 
+def alive(pid: int) -> bool:
+    st = _stat(pid)
+    return st is not None and st[0] != "Z"
+
+
 def _pids() -> Iterable[int]:
     for entry in os.listdir("/proc"):
         if entry.isdigit():

@@ -286,6 +286,9 @@ class Stack:
         """
         return {
             "RAY_USAGE_STATS_ENABLED": "0",
+            # Linux Ray replaces a loopback node IP with the routable one and binds GCS, raylet and
+            # agents to all interfaces; this (meant for single-node Windows/macOS) keeps all on 127.0.0.1.
+            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
             "LAKECTL_SERVER_ENDPOINT_URL": self.config.url("lakefs"),
             "LAKECTL_CREDENTIALS_ACCESS_KEY_ID": self.creds.lakefs_access_key_id,
             "LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY": self.creds.lakefs_secret_access_key,
@@ -313,6 +316,16 @@ class Stack:
             return None
         pid = int(json.loads(path.read_text())["pgid"])
         return pid if processes.group_members(pid) else None
+
+    def processes(self) -> set[int]:
+        """Every live process of this stack: its services' process groups, and anything carrying
+        its marker (setproctitle may overwrite a process's environment, so both are needed)."""
+        pids = set(processes.marked_processes(self.config.stack_id))
+        for svc in self.services():
+            path = self._pidfile(svc.name)
+            if path.exists():
+                pids.update(processes.group_members(int(json.loads(path.read_text())["pgid"])))
+        return pids
 
     def status(self) -> list[dict[str, Any]]:
         rows = []

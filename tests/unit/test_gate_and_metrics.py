@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from include.retrain import metrics, summary
+from include.retrain.gate import decide
+
+
+def test_first_model_needs_only_the_floor():
+    d = decide("holdout_accuracy", {"holdout_accuracy": 0.91}, floor=0.9, max_regression=0.02)
+    assert d.promote and d.decision == "promote" and "first model" in d.reason
+
+
+def test_below_the_floor_is_rejected_with_the_numbers():
+    d = decide("holdout_accuracy", {"holdout_accuracy": 0.85}, floor=0.9, max_regression=0.02)
+    assert not d.promote and d.reason == "holdout_accuracy 0.8500 < floor 0.9000"
+
+
+def test_regression_beyond_tolerance_is_rejected():
+    scores = {"holdout_accuracy": 0.93, "champion_holdout_accuracy": 0.96}
+    d = decide("holdout_accuracy", scores, floor=0.9, max_regression=0.02)
+    assert not d.promote
+    assert "regresses more than 0.0200 below the champion's 0.9600" in d.reason
+
+
+def test_small_regression_within_tolerance_passes():
+    scores = {"holdout_accuracy": 0.95, "champion_holdout_accuracy": 0.96}
+    assert decide("holdout_accuracy", scores, floor=0.9, max_regression=0.02).promote
+
+
+def test_force_promote_overrides_and_says_so():
+    d = decide("holdout_accuracy", {"holdout_accuracy": 0.5}, 0.9, 0.0, force_promote=True)
+    assert d.promote and d.forced and d.reason.startswith("forced by force_promote")
+
+
+def test_missing_metric_is_a_clear_error():
+    with pytest.raises(ValueError, match="gate metric 'holdout_macro_f1' missing"):
+        decide("holdout_macro_f1", {"holdout_accuracy": 1.0}, 0.9, 0.0)
+
+
+def test_metrics_summary():
+    y = np.array([0, 0, 1, 1, 2, 2])
+    p = np.array([0, 0, 1, 0, 2, 2])
+    m = metrics.summary(y, p, ["a", "b", "c"])
+    assert m["accuracy"] == pytest.approx(5 / 6)
+    assert m["recall_b"] == 0.5 and m["recall_a"] == 1.0
+    assert m["macro_f1"] == pytest.approx(np.mean([0.8, 2 / 3, 1.0]))
+    assert metrics.confusion(y, p, 3)[1].tolist() == [1, 1, 0]
+
+
+def test_note_reads_like_a_summary():
+    s = summary.build(
+        "retrain_x",
+        "r1",
+        "2026-11-01",
+        {"commit": "c" * 64, "new_data": True, "repository": "x"},
+        {"passed": True, "files_total": 3, "files_bad": 1, "report": "_reports/r.json", "quarantined": ["data/a"]},
+        {
+            "result": {
+                "trials": 4,
+                "trial_errors": 0,
+                "best_config": {"lr": 0.001},
+                "run_id": "abc",
+                "experiment_id": "1",
+            },
+            "submission_id": "s",
+        },
+        {"result": {"holdout_accuracy": 0.97, "holdout_macro_f1": 0.96}},
+        {"decision": "promote", "reason": "ok"},
+        {"name": "x", "version": "2", "aliases": ["champion"]},
+        None,
+        {"MLflow run": "http://m/run"},
+    )
+    note = summary.note(s)
+    assert "`x@cccccccccccc`" in note and "1 quarantined" in note and "**promote**" in note
+    assert "`x` v2 @champion" in note and "[MLflow run](http://m/run)" in note
