@@ -33,10 +33,15 @@ def main() -> None:
     prefix, date = f"bench-{uuid.uuid4().hex[:6]}", "2026-01-01"
     body = os.urandom(args.kib * 1024)
     with ThreadPoolExecutor(16) as pool:
-        list(pool.map(lambda i: s3.put_object(Bucket=bucket, Key=f"{prefix}/dt={date}/f{i:05d}.bin", Body=body),
-                      range(args.files)))
-    ep = LakeFSEndpoint(stack.config.url("lakefs"), stack.creds.lakefs_access_key_id,
-                        stack.creds.lakefs_secret_access_key)
+        list(
+            pool.map(
+                lambda i: s3.put_object(Bucket=bucket, Key=f"{prefix}/dt={date}/f{i:05d}.bin", Body=body),
+                range(args.files),
+            )
+        )
+    ep = LakeFSEndpoint(
+        stack.config.url("lakefs"), stack.creds.lakefs_access_key_id, stack.creds.lakefs_secret_access_key
+    )
     repo = lakefs_io.ensure_repository(lakefs_io.client(ep), "bench")
     gateway = lakefs_gateway(ep)
 

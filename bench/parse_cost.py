@@ -1,6 +1,6 @@
 """DAG parse cost beyond ``import airflow.sdk``, per DAG file, in fresh interpreters.
 
-    .venv/bin/python bench/parse_cost.py [--repeat 5]
+.venv/bin/python bench/parse_cost.py [--repeat 5]
 """
 
 from __future__ import annotations
@@ -44,8 +44,10 @@ def main() -> None:
         extra = statistics.median(r["file"] for r in runs)
         heavy = sorted({m for r in runs for m in r["heavy"]})
         goal = "ok" if extra <= 0.15 and not heavy else "OVER GOAL"
-        print(f"{dag_file.name:<24} +{extra:.3f}s beyond the baseline ({extra / baseline:.2f}x of it); "
-              f"heavy modules: {heavy or 'none'}  [goal <= 0.15s, none: {goal}]")
+        print(
+            f"{dag_file.name:<24} +{extra:.3f}s beyond the baseline ({extra / baseline:.2f}x of it); "
+            f"heavy modules: {heavy or 'none'}  [goal <= 0.15s, none: {goal}]"
+        )
 
 
 if __name__ == "__main__":

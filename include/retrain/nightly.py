@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from . import config, generate
+from . import config, generate, summary
 
 if TYPE_CHECKING:
     from .stack.services import Stack
@@ -34,39 +34,6 @@ def seed(stack: Stack, ds: config.DatasetConfig, date: str, **kwargs: Any) -> in
     return generate.write(files, ds.landing.prefix, s3=stack.s3_client(), bucket=ds.landing.bucket)
 
 
-def summary_lines(s: dict[str, Any]) -> list[str]:
-    lines = [
-        f"  data:        {s.get('repository')}@{s.get('commit', '?')[:12]}"
-        + ("" if s.get("new_data") else "  (nothing new: no commit)")
-    ]
-    v = s.get("validation") or {}
-    if v.get("files_total"):
-        lines.append(
-            f"  validation:  {'passed' if v['passed'] else 'FAILED'} -- {v['files_total']} files, "
-            f"{v['files_bad']} bad, {len(v.get('quarantined', []))} quarantined; report {v['report']}"
-        )
-    t = s.get("training") or {}
-    if t.get("skipped"):
-        lines.append(f"  training:    skipped ({t['reason']})")
-    elif t:
-        lines.append(f"  training:    {t['trials']} trials ({t['trial_errors']} errors), best {t['best_config']}")
-    m = s.get("metrics") or {}
-    if m:
-        champ = m.get("champion_holdout_accuracy")
-        lines.append(
-            f"  metrics:     holdout_accuracy {m['holdout_accuracy']:.4f}, holdout_macro_f1 "
-            f"{m['holdout_macro_f1']:.4f}" + (f", champion {champ:.4f}" if champ is not None else "")
-        )
-    g = s.get("gate")
-    if g:
-        lines.append(f"  gate:        {g['decision'].upper()} -- {g['reason']}")
-    mo = s.get("model")
-    if mo:
-        lines.append(f"  model:       {mo['name']} v{mo['version']} @{' @'.join(mo['aliases'])}")
-    lines += [f"  {name + ':':<15}{url}" for name, url in (s.get("links") or {}).items()]
-    return lines
-
-
 def run_nightly(
     stack: Stack, dataset: str = "pump_fleet", dates: list[str] | None = None, conf: dict[str, Any] | None = None
 ) -> int:
@@ -89,7 +56,7 @@ def run_nightly(
         if run["state"] != "success":
             failures += 1
             continue
-        for line in summary_lines(stack.airflow_api().xcom(ds.dag_id, run["dag_run_id"], "summarize")):
+        for line in summary.console(stack.airflow_api().xcom(ds.dag_id, run["dag_run_id"], "summarize")):
             out(line)
     out("")
     for line in ui_lines(stack):

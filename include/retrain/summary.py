@@ -45,41 +45,57 @@ def build(
     return out
 
 
+def facts(s: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, text) pairs of a run summary, shared by the DAG-run note and the console."""
+    out = []
+    if "commit" in s:
+        new = "" if s.get("new_data") else "  (nothing new: no commit)"
+        out.append(("data", f"{s['repository']}@{s['commit'][:12]}{new}"))
+    v = s.get("validation") or {}
+    if v.get("files_total"):
+        out.append(
+            (
+                "validation",
+                f"{'passed' if v['passed'] else 'FAILED'} -- {v['files_total']} files, "
+                f"{v['files_bad']} bad, {len(v.get('quarantined', []))} quarantined; report {v['report']}",
+            )
+        )
+    t = s.get("training") or {}
+    if t.get("skipped"):
+        out.append(("training", f"skipped ({t['reason']})"))
+    elif t:
+        out.append(("training", f"{t['trials']} trials ({t['trial_errors']} errors), best {t['best_config']}"))
+    m = s.get("metrics") or {}
+    if m:
+        champ = m.get("champion_holdout_accuracy")
+        out.append(
+            (
+                "metrics",
+                f"holdout_accuracy {m['holdout_accuracy']:.4f}, holdout_macro_f1 "
+                f"{m['holdout_macro_f1']:.4f}" + (f", champion {champ:.4f}" if champ is not None else ""),
+            )
+        )
+    g = s.get("gate")
+    if g:
+        out.append(("gate", f"{g['decision'].upper()} -- {g['reason']}"))
+    mo = s.get("model")
+    if mo:
+        out.append(("model", f"{mo['name']} v{mo['version']} @{' @'.join(mo['aliases'])}"))
+    return out
+
+
 def note(summary: dict[str, Any]) -> str:
     """Markdown for the Airflow DAG-run note."""
     lines = [f"**{summary['dag_id']}** for dt={summary['date']}"]
-    if "commit" in summary:
-        lines.append(
-            f"- data: `{summary['repository']}@{summary['commit'][:12]}`"
-            + ("" if summary.get("new_data") else " (nothing new)")
-        )
-    v = summary.get("validation")
-    if v and v.get("files_total"):
-        lines.append(
-            f"- validation: {'passed' if v['passed'] else 'FAILED'}, {v['files_total']} files, "
-            f"{v['files_bad']} bad, {len(v.get('quarantined', []))} quarantined"
-        )
-    t = summary.get("training", {})
-    if t.get("skipped"):
-        lines.append(f"- training skipped: {t['reason']}")
-    elif t:
-        lines.append(f"- training: {t['trials']} trials, best {t['best_config']}")
-    m = summary.get("metrics", {})
-    if m:
-        champ = m.get("champion_holdout_accuracy")
-        lines.append(
-            f"- holdout_accuracy {m.get('holdout_accuracy', 0):.4f}, macro F1 "
-            f"{m.get('holdout_macro_f1', 0):.4f}" + (f", champion {champ:.4f}" if champ is not None else "")
-        )
-    g = summary.get("gate")
-    if g:
-        lines.append(f"- gate: **{g['decision']}** -- {g['reason']}")
-    mo = summary.get("model")
-    if mo:
-        lines.append(f"- model: `{mo['name']}` v{mo['version']} @{', @'.join(mo['aliases'])}")
-    for name, url in summary.get("links", {}).items():
-        lines.append(f"- [{name}]({url})")
+    lines += [f"- {label}: {text}" for label, text in facts(summary)]
+    lines += [f"- [{name}]({url})" for name, url in summary.get("links", {}).items()]
     return "\n".join(lines)
+
+
+def console(summary: dict[str, Any]) -> list[str]:
+    """The summary as aligned console lines (``make run``)."""
+    pairs = [*facts(summary), *summary.get("links", {}).items()]
+    return [f"  {label + ':':<15}{text}" for label, text in pairs]
 
 
 def links(

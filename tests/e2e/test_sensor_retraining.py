@@ -160,4 +160,4 @@ def test_worse_candidate_is_challenger_but_not_champion(stack, three_nights, rep
     assert tags["gate.decision"] == "reject" and tags["gate.reason"] == summary["gate"]["reason"]
     path = f"dags/{DS.dag_id}/dagRuns/{quote(run['dag_run_id'], safe='')}"
     note = stack.airflow_api().request("GET", path).json()["note"]
-    assert "**reject**" in note and f"v{version}" in note
+    assert "- gate: REJECT" in note and f"v{version}" in note

@@ -71,5 +71,7 @@ def test_note_reads_like_a_summary():
         {"MLflow run": "http://m/run"},
     )
     note = summary.note(s)
-    assert "`x@cccccccccccc`" in note and "1 quarantined" in note and "**promote**" in note
-    assert "`x` v2 @champion" in note and "[MLflow run](http://m/run)" in note
+    assert "- data: x@cccccccccccc\n" in note and "1 quarantined" in note and "- gate: PROMOTE -- ok" in note
+    assert "- model: x v2 @champion" in note and "[MLflow run](http://m/run)" in note
+    lines = summary.console(s)
+    assert lines[0] == "  data:          x@cccccccccccc" and lines[-1] == "  MLflow run:    http://m/run"
