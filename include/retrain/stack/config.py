@@ -22,10 +22,12 @@ PORTS: dict[str, tuple[str, int, str]] = {
     "ray_client": ("RAY_CLIENT_PORT", 10001, "Ray client server"),
     "ray_node_manager": ("RAY_NODE_MANAGER_PORT", 6380, "Ray node manager"),
     "ray_object_manager": ("RAY_OBJECT_MANAGER_PORT", 6381, "Ray object manager"),
-    "ray_agent": ("RAY_DASHBOARD_AGENT_PORT", 52365, "Ray dashboard agent (HTTP)"),
-    "ray_agent_grpc": ("RAY_DASHBOARD_AGENT_GRPC_PORT", 52366, "Ray dashboard agent (gRPC)"),
-    "ray_runtime_env": ("RAY_RUNTIME_ENV_AGENT_PORT", 52367, "Ray runtime-env agent"),
-    "ray_metrics": ("RAY_METRICS_PORT", 52368, "Ray metrics export"),
+    # Ray's own defaults (52365...) sit in Linux's ephemeral range, where any outgoing
+    # connection may hold them; these stay below it.
+    "ray_agent": ("RAY_DASHBOARD_AGENT_PORT", 8266, "Ray dashboard agent (HTTP)"),
+    "ray_agent_grpc": ("RAY_DASHBOARD_AGENT_GRPC_PORT", 8267, "Ray dashboard agent (gRPC)"),
+    "ray_runtime_env": ("RAY_RUNTIME_ENV_AGENT_PORT", 8268, "Ray runtime-env agent"),
+    "ray_metrics": ("RAY_METRICS_PORT", 8269, "Ray metrics export"),
 }
 
 
