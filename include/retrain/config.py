@@ -51,10 +51,34 @@ class SensorSpec(_Strict):
         return self
 
 
+class ImageSpec(_Strict):
+    size: tuple[int, int]  # height, width every image must have
+    mode: Literal["L", "RGB"] = "L"  # the mode images must be stored in (the model sees grayscale)
+    formats: list[Literal["png", "jpeg"]] = ["png", "jpeg"]
+    labels: list[str] = Field(min_length=2)
+    reference: str | None = None  # project-relative path of the expert's reference image (for SSIM)
+    augment: dict[Literal["hflip", "vflip", "rotate_degrees", "brightness"], float] = Field(default_factory=dict)
+
+    @field_validator("size")
+    @classmethod
+    def _positive(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if min(v) < 8 or max(v) > 4096:
+            raise ValueError(f"size {list(v)} must be [height, width] between 8 and 4096")
+        return v
+
+
 class Validation(_Strict):
     max_bad_fraction: float = Field(default=0.0, ge=0.0, le=1.0)
+    # sensor checks
     min_channel_std: float = Field(default=1e-4, ge=0.0)
     ranges: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    # image checks
+    min_std: float = Field(default=5.0, ge=0.0)  # below: blank
+    min_mean: float = Field(default=15.0, ge=0.0, le=255.0)  # below: under-exposed
+    max_mean: float = Field(default=240.0, ge=0.0, le=255.0)  # above: over-exposed
+    min_blur: float = Field(default=50.0, ge=0.0)  # variance of the Laplacian; below: blurred
+    min_ssim: float = Field(default=0.0, ge=-1.0, le=1.0)  # against image.reference
+    min_class_share: float = Field(default=0.0, ge=0.0, le=1.0)  # class balance of a batch
 
     @field_validator("ranges")
     @classmethod
@@ -97,6 +121,7 @@ class DatasetConfig(_Strict):
     retries: int = Field(default=2, ge=0)
     landing: Landing
     sensor: SensorSpec | None = None
+    image: ImageSpec | None = None
     validation: Validation = Validation()
     tune: Tune = Tune()
     gate: Gate
@@ -119,6 +144,11 @@ class DatasetConfig(_Strict):
 
     @model_validator(mode="after")
     def _modality_block(self) -> DatasetConfig:
+        if self.modality == "image":
+            if self.image is None:
+                raise ValueError("modality 'image' needs an 'image' block (size, labels, ...)")
+            if self.image.reference and not (DEFAULT_PATH.parents[1] / self.image.reference).is_file():
+                raise ValueError(f"image.reference {self.image.reference!r} is not a file of the project")
         if self.modality == "sensor":
             if self.sensor is None:
                 raise ValueError("modality 'sensor' needs a 'sensor' block (channels, labels, window, stride)")
@@ -126,6 +156,12 @@ class DatasetConfig(_Strict):
             if unknown:
                 raise ValueError(f"validation.ranges names unknown channels {sorted(unknown)}")
         return self
+
+    @property
+    def labels(self) -> list[str]:
+        spec = self.sensor if self.modality == "sensor" else self.image
+        assert spec is not None
+        return list(spec.labels)
 
     @property
     def dag_id(self) -> str:

@@ -26,19 +26,21 @@ def split_of(key: str) -> str:
 
 
 @dataclass
-class Windows:
-    x: np.ndarray  # (n, channels, window) float32
+class Samples:
+    """Model inputs with labels and the key their split is hashed from."""
+
+    x: np.ndarray  # (n, channels, window) for sensors, (n, 1, height, width) for images; float32
     y: np.ndarray  # (n,) int64 label index
-    keys: np.ndarray  # (n,) sample key (asset id)
+    keys: np.ndarray  # (n,) sample key: asset id, or an image's sha256
 
     def __len__(self) -> int:
         return len(self.y)
 
-    def subset(self, mask: np.ndarray) -> Windows:
-        return Windows(self.x[mask], self.y[mask], self.keys[mask])
+    def subset(self, mask: np.ndarray) -> Samples:
+        return Samples(self.x[mask], self.y[mask], self.keys[mask])
 
 
-def sensor_windows(df: pd.DataFrame, spec: SensorSpec) -> Windows:
+def sensor_windows(df: pd.DataFrame, spec: SensorSpec) -> Samples:
     """Fixed-length windows of consecutive rows of one asset that share one label.
 
     Rows are ordered by timestamp per asset; a window never crosses an asset or a label change.
@@ -58,19 +60,20 @@ def sensor_windows(df: pd.DataFrame, spec: SensorSpec) -> Windows:
                 ys.append(label_index[labels[start]])
                 keys.append(asset)
     if not xs:
-        return Windows(
+        return Samples(
             np.zeros((0, len(spec.channels), spec.window), np.float32), np.zeros(0, np.int64), np.zeros(0, dtype=object)
         )
-    return Windows(np.stack(xs), np.asarray(ys, np.int64), np.asarray(keys, dtype=object))
+    return Samples(np.stack(xs), np.asarray(ys, np.int64), np.asarray(keys, dtype=object))
 
 
-def split(w: Windows) -> dict[str, Windows]:
+def split(w: Samples) -> dict[str, Samples]:
     names = np.array([split_of(str(k)) for k in w.keys])
     return {name: w.subset(names == name) for name in SPLITS}
 
 
 def channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and std over (samples, time), fitted on the training split only."""
-    mean = x.mean(axis=(0, 2)).astype(np.float32)
-    std = x.std(axis=(0, 2)).astype(np.float32)
+    """Per-channel mean and std over every other axis, fitted on the training split only."""
+    axes = tuple(i for i in range(x.ndim) if i != 1)
+    mean = x.mean(axis=axes).astype(np.float32)
+    std = x.std(axis=axes).astype(np.float32)
     return mean, np.where(std < 1e-8, 1.0, std).astype(np.float32)

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,17 @@ from .config import DatasetConfig, SensorSpec
 
 SAMPLE_RATE_HZ = 1000
 BAD_SENSOR_KINDS = ("nan", "inf", "dead", "range", "schema", "label", "truncated", "unordered", "short")
+BAD_IMAGE_KINDS = (
+    "corrupt",
+    "truncated",
+    "blank",
+    "overexposed",
+    "blurred",
+    "oversized",
+    "format",
+    "duplicate",
+    "misfiled",
+)
 
 
 @dataclass(frozen=True)
@@ -160,6 +172,58 @@ def sensor_partition(
     return files
 
 
+def image_partition(
+    ds: DatasetConfig, date: str, per_class: int = 30, drift: float = 0.0, bad: Iterable[str] = ()
+) -> list[GeneratedFile]:
+    """Partition ``dt=<date>`` in ImageFolder layout: ``dt=<date>/<label>/<name>.png``."""
+    from scipy.ndimage import gaussian_filter
+
+    from . import images
+
+    spec = ds.image
+    assert spec is not None
+    size = (int(spec.size[0]), int(spec.size[1]))
+    files = []
+    for label in spec.labels:
+        for i in range(per_class):
+            rng = _rng(ds.name, date, label, i)
+            gray = images.add_defect(images.surface(rng, size, brightness=40.0 * drift), label, rng)
+            files.append(GeneratedFile(f"dt={date}/{label}/{label}-{i:04d}.png", images.encode(gray)))
+    rng = _rng(ds.name, date, "bad")
+    good = images.surface(rng, size)
+    for kind in bad:
+        name, label, body = f"bad-{kind}.png", spec.labels[0], b""
+        if kind == "corrupt":
+            body = rng.bytes(2048)
+        elif kind == "truncated":
+            body = images.encode(good)[:300]
+        elif kind == "blank":
+            body = images.encode(np.full(size, 128.0))
+        elif kind == "overexposed":
+            body = images.encode(np.clip(good + 115, 0, 255))
+        elif kind == "blurred":
+            body = images.encode(gaussian_filter(good, 3.0))
+        elif kind == "oversized":
+            body = images.encode(np.tile(good, (2, 2)))
+        elif kind == "format":
+            name, body = "bad-format.bmp", images.encode(good, "BMP")
+        elif kind == "duplicate":
+            name, body = f"{label}-0000_copy.png", files[0].body  # sorts after the original
+        elif kind == "misfiled":
+            label, body = "dent", images.encode(good)
+        else:
+            raise ValueError(f"unknown bad-image kind {kind!r}; choose from {', '.join(BAD_IMAGE_KINDS)}")
+        files.append(GeneratedFile(f"dt={date}/{label}/{name}", body, planted=kind))
+    return files
+
+
+def partition(ds: DatasetConfig, date: str, **kwargs: Any) -> list[GeneratedFile]:
+    """The sample partition of ``date`` for the dataset's modality (keyword arguments as for
+    :func:`sensor_partition` or :func:`image_partition`)."""
+    make = image_partition if ds.modality == "image" else sensor_partition
+    return make(ds, date, **kwargs)
+
+
 def write(
     files: Iterable[GeneratedFile],
     prefix: str,
@@ -190,23 +254,32 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("modality", choices=["sensor"], help="what to generate")
+    parser.add_argument("modality", choices=["sensor", "image"], help="what to generate")
     parser.add_argument("--dataset", required=True, help="entry name in include/datasets.yaml")
     parser.add_argument("--dates", nargs="+", required=True, metavar="YYYY-MM-DD", help="partitions to write")
     parser.add_argument("--assets", type=int, default=24, help="machines per day (default 24)")
     parser.add_argument("--rows-per-segment", type=int, default=512, help="rows per label segment (default 512)")
     parser.add_argument("--drift", type=float, default=0.0, help="plant drift: vibration gain +X, temperature +8X")
-    parser.add_argument("--bad", default="", help=f"comma list of bad files to plant: {','.join(BAD_SENSOR_KINDS)}")
+    parser.add_argument("--per-class", type=int, default=30, help="images per label per day (default 30)")
+    parser.add_argument(
+        "--bad",
+        default="",
+        help=f"comma list of bad files to plant; sensor: "
+        f"{','.join(BAD_SENSOR_KINDS)}; image: {','.join(BAD_IMAGE_KINDS)}",
+    )
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--out", type=Path, help="write below this folder")
     target.add_argument("--s3", action="store_true", help="write to the running local stack's landing bucket")
     args = parser.parse_args(argv)
 
     ds = config.get(args.dataset)
+    if ds.modality != args.modality:
+        parser.error(f"dataset {ds.name} is a {ds.modality} dataset, not {args.modality}")
+    kinds = BAD_SENSOR_KINDS if ds.modality == "sensor" else BAD_IMAGE_KINDS
     bad = [b for b in args.bad.split(",") if b]
-    unknown = set(bad) - set(BAD_SENSOR_KINDS)
+    unknown = set(bad) - set(kinds)
     if unknown:
-        parser.error(f"--bad: unknown kinds {sorted(unknown)}; choose from {', '.join(BAD_SENSOR_KINDS)}")
+        parser.error(f"--bad: unknown kinds {sorted(unknown)}; choose from {', '.join(kinds)}")
     s3 = bucket = None
     if args.s3:
         from .stack.services import stack_from_env
@@ -214,7 +287,12 @@ def main(argv: list[str] | None = None) -> int:
         st = stack_from_env()
         s3, bucket = st.s3_client(), ds.landing.bucket
     for date in args.dates:
-        files = sensor_partition(ds, date, args.assets, args.rows_per_segment, args.drift, bad)
+        shape = (
+            {"assets": args.assets, "rows_per_segment": args.rows_per_segment}
+            if ds.modality == "sensor"
+            else {"per_class": args.per_class}
+        )
+        files = partition(ds, date, drift=args.drift, bad=bad, **shape)
         n = write(files, ds.landing.prefix, out_dir=args.out, s3=s3, bucket=bucket)
         where = f"s3://{bucket}" if args.s3 else str(args.out)
         print(f"{ds.name} dt={date}: {n} files -> {where}/{ds.landing.prefix}/dt={date}/")

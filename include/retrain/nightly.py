@@ -30,35 +30,38 @@ def logical_date(ds: config.DatasetConfig, date: str) -> str:
 
 
 def seed(stack: Stack, ds: config.DatasetConfig, date: str, **kwargs: Any) -> int:
-    files = generate.sensor_partition(ds, date, **kwargs)
+    files = generate.partition(ds, date, **kwargs)
     return generate.write(files, ds.landing.prefix, s3=stack.s3_client(), bucket=ds.landing.bucket)
 
 
 def run_nightly(
-    stack: Stack, dataset: str = "pump_fleet", dates: list[str] | None = None, conf: dict[str, Any] | None = None
+    stack: Stack, datasets: list[str] | None = None, dates: list[str] | None = None, conf: dict[str, Any] | None = None
 ) -> int:
-    """Seed ``dates`` into the landing zone and run ``retrain_<dataset>`` once per date, in order."""
+    """Seed ``dates`` into the landing zone and run ``retrain_<dataset>`` once per date, in order,
+    for each dataset (default: every valid entry of datasets.yaml)."""
     from .driver import run_dag, run_url, ui_lines
 
-    out, ds = stack.out, config.get(dataset)
+    out = stack.out
+    chosen = [config.get(name) for name in datasets] if datasets else config.load().datasets
     dates = dates or default_dates()
-    for date in dates:
-        out(f"landing: {seed(stack, ds, date)} files for {ds.name} dt={date}")
     failures = 0
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    for date in dates:
-        run = run_dag(stack, ds.dag_id, logical_date(ds, date), conf=conf, run_id=f"make_run__{date}__{stamp}")
+    for ds in chosen:
+        for date in dates:
+            out(f"landing: {seed(stack, ds, date)} files for {ds.name} dt={date}")
+        for date in dates:
+            run = run_dag(stack, ds.dag_id, logical_date(ds, date), conf=conf, run_id=f"make_run__{date}__{stamp}")
+            out("")
+            out(
+                f"{ds.dag_id} dt={date}: {run['state'].upper()} in {run['elapsed']:.0f}s  "
+                f"{run_url(stack, ds.dag_id, run['dag_run_id'])}"
+            )
+            if run["state"] != "success":
+                failures += 1
+                continue
+            for line in summary.console(stack.airflow_api().xcom(ds.dag_id, run["dag_run_id"], "summarize")):
+                out(line)
         out("")
-        out(
-            f"{ds.dag_id} dt={date}: {run['state'].upper()} in {run['elapsed']:.0f}s  "
-            f"{run_url(stack, ds.dag_id, run['dag_run_id'])}"
-        )
-        if run["state"] != "success":
-            failures += 1
-            continue
-        for line in summary.console(stack.airflow_api().xcom(ds.dag_id, run["dag_run_id"], "summarize")):
-            out(line)
-    out("")
     for line in ui_lines(stack):
         out(line)
     return 1 if failures else 0

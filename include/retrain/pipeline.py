@@ -59,7 +59,7 @@ def validate(
     ds: DatasetConfig, endpoint: LakeFSEndpoint, ingested: dict[str, Any], dag_id: str, run_id: str
 ) -> dict[str, Any]:
     """Validate what this run copied; quarantine bad files; write the reports to the branch."""
-    from .validation import FileResult, ValidationReport, validate_sensor_files
+    from .validation import FileResult, ValidationReport, validate_files
 
     clt = lakefs_io.client(endpoint)
     repo = lakefs_io.ensure_repository(clt, ds.repository)
@@ -68,7 +68,7 @@ def validate(
     branch = repo.branch(ingested["branch"])
     paths = ingested["copied_paths"]
     files = {p.removeprefix("data/"): lakefs_io.read_bytes(clt, ds.repository, branch.id, p) for p in paths}
-    report = validate_sensor_files(ds, files) if files else ValidationReport(ds.name, [], 1.0)
+    report = validate_files(ds, files) if files else ValidationReport(ds.name, [], 1.0)
     for key, reason in ingested["rejected"].items():  # unsafe landing keys count as bad files
         report.files.append(FileResult(key, 0, [reason]))
     prefix = report_prefix(dag_id, run_id)

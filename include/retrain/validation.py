@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ class ValidationReport:
     files: list[FileResult]
     max_bad_fraction: float
     html_pages: dict[str, str] = field(default_factory=dict)  # relative path -> html
+    batch_reasons: list[str] = field(default_factory=list)  # distribution-level failures of the batch
 
     @property
     def bad(self) -> list[FileResult]:
@@ -55,10 +57,13 @@ class ValidationReport:
     @property
     def passed(self) -> bool:
         valid = len(self.files) - len(self.bad)
-        return not self.files or (valid > 0 and self.bad_fraction <= self.max_bad_fraction)
+        files_ok = not self.files or (valid > 0 and self.bad_fraction <= self.max_bad_fraction)
+        return files_ok and not self.batch_reasons
 
     def failure_message(self) -> str:
         valid = len(self.files) - len(self.bad)
+        if self.batch_reasons and valid > 0 and self.bad_fraction <= self.max_bad_fraction:
+            return f"dataset '{self.dataset}': validation failed for the batch: " + "; ".join(self.batch_reasons)
         why = (
             "no valid file remains"
             if valid == 0
@@ -76,6 +81,7 @@ class ValidationReport:
             "files_bad": len(self.bad),
             "bad_fraction": round(self.bad_fraction, 4),
             "max_bad_fraction": self.max_bad_fraction,
+            "batch_reasons": self.batch_reasons,
             "files": [{**asdict(f), "ok": f.ok} for f in self.files],
             "gx_html": sorted(self.html_pages),
         }
@@ -159,28 +165,64 @@ def _reason(result: Any, spec: SensorSpec, ds: DatasetConfig) -> str | None:
     return f"{kind} failed on '{col}'"
 
 
-def validate_sensor_files(ds: DatasetConfig, files: dict[str, bytes]) -> ValidationReport:
-    """Validate every file (path -> bytes); the report says which are bad and why."""
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+class _GXRun:
+    """One ephemeral GX context whose checkpoints render Data Docs HTML into a temp folder."""
 
+    def __init__(self, make_suite: Callable[[], Any]) -> None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        self.gx = gx
+        self.ctx = gx.get_context(mode="ephemeral")
+        self.ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.docs_dir = Path(tempfile.mkdtemp(prefix="gx-docs-"))
+        self.ctx.add_data_docs_site(
+            site_name="report",
+            site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(self.docs_dir)},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
+        self.suite = self.ctx.suites.add(make_suite())  # suites need the active context
+        self.source = self.ctx.data_sources.add_pandas("landing")
+
+    def validate(self, name: str, df: pd.DataFrame) -> list[Any]:
+        """Failed expectation results of ``df`` (rendered into the HTML report too)."""
+        gx = self.gx
+        asset = name.replace("/", "__")
+        batch_def = self.source.add_dataframe_asset(asset).add_batch_definition_whole_dataframe("whole")
+        vd = self.ctx.validation_definitions.add(gx.ValidationDefinition(name=asset, data=batch_def, suite=self.suite))
+        cp = self.ctx.checkpoints.add(
+            gx.Checkpoint(
+                name=f"cp_{asset}",
+                validation_definitions=[vd],
+                actions=[gx.checkpoint.UpdateDataDocsAction(name="docs")],
+                result_format="SUMMARY",
+            )
+        )
+        res = cp.run(batch_parameters={"dataframe": df})
+        return [r for run in res.run_results.values() for r in run.results if not r.success]
+
+    def html(self) -> dict[str, str]:
+        return {str(p.relative_to(self.docs_dir)): p.read_text() for p in self.docs_dir.rglob("*.html")}
+
+
+def validate_files(ds: DatasetConfig, files: dict[str, bytes]) -> ValidationReport:
+    """Validate every file (path below ``data/`` -> bytes) of the dataset's modality."""
+    if ds.modality == "image":
+        from .image_validation import validate_image_files
+
+        return validate_image_files(ds, files)
+    return validate_sensor_files(ds, files)
+
+
+def validate_sensor_files(ds: DatasetConfig, files: dict[str, bytes]) -> ValidationReport:
+    """Validate every sensor file; the report says which are bad and why."""
     spec = ds.sensor
     assert spec is not None
     report = ValidationReport(ds.name, [], ds.validation.max_bad_fraction)
-    ctx = gx.get_context(mode="ephemeral")
-    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
-    docs_dir = Path(tempfile.mkdtemp(prefix="gx-docs-"))
-    ctx.add_data_docs_site(
-        site_name="report",
-        site_config={
-            "class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        },
-    )
-    suite = ctx.suites.add(build_suite(ds))
-    source = ctx.data_sources.add_pandas("landing")
-    checkpoints = []
+    run = _GXRun(lambda: build_suite(ds))
     for path, body in sorted(files.items()):
         fr = FileResult(path)
         report.files.append(fr)
@@ -193,22 +235,8 @@ def validate_sensor_files(ds: DatasetConfig, files: dict[str, bytes]) -> Validat
         fr.reasons += structural_problems(df, spec)
         if fr.reasons:
             continue
-        asset_name = path.replace("/", "__")
-        batch_def = source.add_dataframe_asset(asset_name).add_batch_definition_whole_dataframe("whole")
-        vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=asset_name, data=batch_def, suite=suite))
-        cp = ctx.checkpoints.add(
-            gx.Checkpoint(
-                name=f"cp_{asset_name}",
-                validation_definitions=[vd],
-                actions=[gx.checkpoint.UpdateDataDocsAction(name="docs")],
-                result_format="SUMMARY",
-            )
-        )
-        checkpoints.append(cp)
-        res = cp.run(batch_parameters={"dataframe": _with_derived_columns(df, spec)})
-        for run_result in res.run_results.values():
-            reasons = (_reason(r, spec, ds) for r in run_result.results if not r.success)
-            fr.reasons += [r for r in reasons if r]
-    report.html_pages = {str(p.relative_to(docs_dir)): p.read_text() for p in docs_dir.rglob("*.html")}
+        reasons = (_reason(r, spec, ds) for r in run.validate(path, _with_derived_columns(df, spec)))
+        fr.reasons += [r for r in reasons if r]
+    report.html_pages = run.html()
     log.info("validated %d files: %d bad", len(report.files), len(report.bad))
     return report

@@ -123,7 +123,7 @@ def test_a_bad_config_entry_becomes_a_failing_dag_and_spares_the_others(tmp_path
     out = subprocess.run([sys.executable, "-c", code, str(dags)], capture_output=True, text=True, env=env, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.splitlines()
-    assert "['retrain_broken_line', 'retrain_pump_fleet']" in lines
+    assert "['retrain_broken_line', 'retrain_cast_metal', 'retrain_pump_fleet']" in lines
     assert "{}" in lines
     assert "config-error" in out.stdout
     assert "entry 'broken_line'" in out.stdout

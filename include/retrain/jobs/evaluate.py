@@ -42,6 +42,30 @@ def confusion_png(matrix: np.ndarray, labels: list[str], path: Path, title: str)
     plt.close(fig)
 
 
+def misclassified_grid(
+    x: np.ndarray, y: np.ndarray, pred: np.ndarray, labels: list[str], path: Path, limit: int = 24
+) -> None:
+    """Up to ``limit`` misclassified images, each titled true -> predicted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = min(len(x), limit)
+    cols = min(n, 6)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(2 * cols, 2.2 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i in range(n):
+        ax = axes.flat[i]
+        ax.imshow(x[i, 0], cmap="gray", vmin=0, vmax=255)
+        ax.set_title(f"{labels[y[i]]} -> {labels[pred[i]]}", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def champion(model_name: str) -> tuple[Any, str | None]:
     """The current champion model and its version, or (None, None) before the first promotion."""
     import mlflow
@@ -63,13 +87,12 @@ def evaluate(ds: config_mod.DatasetConfig, commit: str, run_id: str) -> dict[str
     holdout = data.load_splits(ds, commit, data.lakefs_client_from_env())["holdout"]
     if len(holdout) == 0:
         raise SystemExit(f"the holdout at {commit[:12]} is empty: add assets (the split hashes asset ids)")
-    assert ds.sensor is not None, "evaluate.py evaluates sensor datasets"
-    labels = list(ds.sensor.labels)
+    labels = ds.labels
     candidate = mlflow.pytorch.load_model(f"runs:/{run_id}/model")
     pred = models.predict(candidate, holdout.x)
     scores = metrics.summary(holdout.y, pred, labels)
     out: dict[str, Any] = {f"holdout_{k}": v for k, v in scores.items()}
-    out["holdout_windows"] = len(holdout)
+    out["holdout_samples"] = len(holdout)
     champ, champ_version = champion(ds.model_name)
     if champ is not None:
         champ_scores = metrics.summary(holdout.y, models.predict(champ, holdout.x), labels)
@@ -86,6 +109,12 @@ def evaluate(ds: config_mod.DatasetConfig, commit: str, run_id: str) -> dict[str
             metrics.confusion(holdout.y, pred, len(labels)), labels, png, f"{ds.name} holdout (n={len(holdout)})"
         )
         client.log_artifact(run_id, str(png), "evaluation")
+        wrong = np.flatnonzero(pred != holdout.y)
+        if holdout.x.ndim == 4 and len(wrong):  # images: people would rather look than read
+            grid = Path(d) / "misclassified.png"
+            misclassified_grid(holdout.x[wrong], holdout.y[wrong], pred[wrong], labels, grid)
+            client.log_artifact(run_id, str(grid), "evaluation")
+    out["misclassified"] = len(wrong)
     out["champion_version"] = champ_version
     return out
 

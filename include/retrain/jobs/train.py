@@ -36,7 +36,7 @@ def train_trial(hp: dict[str, Any], arrays: dict[str, Any]) -> None:
     torch.set_num_threads(max(1, int(arrays["cpus_per_trial"])))
     torch.manual_seed(int(hp["seed"]))
     labels = arrays["labels"]
-    model = models.build(hp, arrays["train_x"].shape[1], len(labels), arrays["mean"], arrays["std"])
+    model = models.build(hp, arrays["train_x"].shape[1:], len(labels), arrays["mean"], arrays["std"])
     opt = torch.optim.Adam(model.parameters(), lr=float(hp["lr"]))
     client = mlflow.MlflowClient()
     start, child = 0, None
@@ -66,8 +66,9 @@ def train_trial(hp: dict[str, Any], arrays: dict[str, Any]) -> None:
         total = 0.0
         for i in range(0, len(order), int(hp["batch_size"])):
             idx = order[i : i + int(hp["batch_size"])]
+            xb = models.augment(x[idx], arrays["augment"], gen) if arrays["augment"] else x[idx]
             opt.zero_grad()
-            loss = loss_fn(model(x[idx]), y[idx])
+            loss = loss_fn(model(xb), y[idx])
             loss.backward()
             opt.step()
             total += float(loss) * len(idx)
@@ -114,25 +115,23 @@ def tune_and_log(
 
     from .. import models
 
-    spec = ds.sensor
-    assert spec is not None, "train.py trains sensor datasets"
     t0 = time.monotonic()
     splits = data.load_splits(ds, commit, data.lakefs_client_from_env())
     train, val = splits["train"], splits["val"]
     if len(train) == 0 or len(val) == 0:
-        raise SystemExit(f"not enough data at {commit[:12]}: {len(train)} train and {len(val)} val windows")
+        raise SystemExit(f"not enough data at {commit[:12]}: {len(train)} train and {len(val)} val samples")
     train_y = train.y.copy()
     if train_label_noise > 0:
         # testing knob: systematic mislabelling (each noisy label moved to the next class) makes a
         # deliberately worse candidate; the holdout stays clean
         rng = np.random.default_rng(seed)
         flip = rng.random(len(train_y)) < train_label_noise
-        train_y[flip] = (train_y[flip] + 1) % len(spec.labels)
+        train_y[flip] = (train_y[flip] + 1) % len(ds.labels)
     mean, std = features.channel_stats(train.x)
     print(
         f"data {ds.repository}@{commit[:12]}: "
         + ", ".join(f"{k}={len(v)}" for k, v in splits.items())
-        + f" windows; loaded in {time.monotonic() - t0:.1f}s",
+        + f" samples; loaded in {time.monotonic() - t0:.1f}s",
         flush=True,
     )
 
@@ -153,8 +152,8 @@ def tune_and_log(
                 "num_samples": num_samples,
                 "max_epochs": max_epochs,
                 "gpus_per_trial": gpus_per_trial,
-                "train_windows": len(train),
-                "val_windows": len(val),
+                "train_samples": len(train),
+                "val_samples": len(val),
                 "train_label_noise": train_label_noise,
             }
         )
@@ -165,7 +164,8 @@ def tune_and_log(
             "val_y": val.y,
             "mean": mean,
             "std": std,
-            "labels": list(spec.labels),
+            "labels": ds.labels,
+            "augment": dict(ds.image.augment) if ds.image else {},
             "max_epochs": max_epochs,
             "cpus_per_trial": ds.tune.cpus_per_trial,
             "experiment_id": parent.info.experiment_id,
@@ -203,7 +203,7 @@ def tune_and_log(
         hp = {k: v for k, v in (best.config or {}).items() if k != "seed"}
         with best.checkpoint.as_directory() as d:
             state = torch.load(Path(d) / "state.pt", weights_only=False)
-        model = models.build(hp, train.x.shape[1], len(arrays["labels"]), mean, std)
+        model = models.build(hp, train.x.shape[1:], len(arrays["labels"]), mean, std)
         model.load_state_dict(state["model"])
         model.eval()
         best_metrics = {f"best_{k}": float((best.metrics or {})[k]) for k in ("val_accuracy", "val_macro_f1")}

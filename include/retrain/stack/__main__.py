@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("down", help="stop every service of this stack (by process group)")
     sub.add_parser("status", help="show each service's state and URL; exit 1 unless all are healthy")
     run = sub.add_parser("run", help="seed sample data and run the nightly retraining for a few dates")
-    run.add_argument("--dataset", default="pump_fleet", help="entry of include/datasets.yaml (default pump_fleet)")
+    run.add_argument("--datasets", nargs="+", metavar="NAME", help="entries of include/datasets.yaml (default: all)")
     run.add_argument("--dates", nargs="+", metavar="YYYY-MM-DD", help="partitions to run (default: last 3 days)")
     smoke = sub.add_parser("smoke", help="run the platform smoke DAG (one object through every service)")
     smoke.add_argument("--date", help="partition date YYYY-MM-DD (default: today, UTC)")
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
                 return run_smoke(stack, args.date)
             from ..nightly import run_nightly
 
-            return run_nightly(stack, args.dataset, args.dates)
+            return run_nightly(stack, args.datasets, args.dates)
     except (ConfigError, StackError, AirflowAPIError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

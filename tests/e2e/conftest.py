@@ -1,0 +1,81 @@
+"""Helpers shared by the end-to-end tests of every modality (the session ``stack`` is in tests/conftest.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lakefs
+import pytest
+from mlflow import MlflowClient
+
+from include.retrain import config, lakefs_io, nightly
+from include.retrain.driver import run_dag
+from include.retrain.endpoints import LakeFSEndpoint
+
+FAST = {"num_samples": 2, "max_epochs": 4}  # a small search keeps the suite quick
+
+
+@pytest.fixture(scope="session")
+def clt(stack):
+    c = stack.creds
+    return lakefs_io.client(
+        LakeFSEndpoint(stack.config.url("lakefs"), c.lakefs_access_key_id, c.lakefs_secret_access_key)
+    )
+
+
+@pytest.fixture(scope="session")
+def mlflow_client(stack):
+    return MlflowClient(stack.config.url("mlflow"))
+
+
+def run_date(stack, ds: config.DatasetConfig, date: str, conf: dict | None = None) -> tuple[dict, dict | None]:
+    """Run (or clear and rerun) the dataset's DAG for partition ``date``; returns the run and its summary."""
+    run = run_dag(stack, ds.dag_id, nightly.logical_date(ds, date), conf={**FAST, **(conf or {})}, timeout=900)
+    summary = None
+    if run["state"] == "success":
+        summary = stack.airflow_api().xcom(ds.dag_id, run["dag_run_id"], "summarize")
+    return run, summary
+
+
+def main_head(repo: Any) -> str:
+    return str(repo.branch("main").head.get_commit().id)
+
+
+def champion_of(mlflow_client: MlflowClient, ds: config.DatasetConfig) -> Any:
+    return mlflow_client.get_model_version_by_alias(ds.model_name, "champion")
+
+
+def repository(clt: Any, ds: config.DatasetConfig) -> Any:
+    return lakefs.Repository(ds.repository, client=clt)
+
+
+def nights(stack, ds: config.DatasetConfig, dates: list[str], **seed_kwargs: Any) -> list[dict]:
+    """Seed and run several nights in order; each must succeed."""
+    summaries = []
+    for date in dates:
+        nightly.seed(stack, ds, date, **seed_kwargs)
+        run, summary = run_date(stack, ds, date)
+        assert run["state"] == "success", f"{ds.dag_id} {date}: {run}"
+        summaries.append(summary)
+    return summaries
+
+
+def assert_lineage(summaries: list[dict], ds: config.DatasetConfig, repo: Any, mlflow_client: MlflowClient) -> None:
+    """Every version's lineage tags resolve: lakeFS commit (with the run in its metadata) and model tag."""
+    for s in summaries:
+        version = mlflow_client.get_model_version(ds.model_name, s["model"]["version"])
+        tags = version.tags
+        for key in (
+            "lakefs.repo",
+            "lakefs.commit",
+            "airflow.dag_id",
+            "airflow.run_id",
+            "git.sha",
+            "gate.decision",
+            "gate.reason",
+        ):
+            assert tags.get(key), f"v{version.version} lacks tag {key}"
+        commit = repo.commit(tags["lakefs.commit"]).get_commit()
+        assert commit.metadata["airflow.run_id"] == tags["airflow.run_id"]
+        assert commit.metadata["validation.passed"] == "true"
+        assert repo.tag(f"model-{ds.model_name}-v{version.version}").get_commit().id == tags["lakefs.commit"]
