@@ -26,9 +26,10 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, dag, task
+from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, dag, task
 
 from include.retrain import config, entrypoints
+from include.retrain.adapters.notify import RetrainFailureNotifier
 from include.retrain.adapters.ray_job import RayJobOperator
 
 _DATASETS_FILE = os.environ.get("RETRAIN_DATASETS_FILE", str(config.DEFAULT_PATH))
@@ -67,6 +68,15 @@ def _params(cfg: config.DatasetConfig) -> dict[str, Param]:
             format="date",
             description="Ingest this dt=YYYY-MM-DD partition instead of the logical date's.",
         ),
+        "drift_threshold": Param(
+            0.2,
+            type="number",
+            minimum=0.0,
+            description="PSI above which a feature counts as drifted (0.2: significant).",
+        ),
+        "ingest_only": Param(
+            False, type="boolean", description="Ingest, validate and publish only; train on a later run (backfills)."
+        ),
         "train_label_noise": Param(
             0.0,
             type="number",
@@ -83,6 +93,11 @@ def _partition_date(params: dict[str, Any], dag_run: Any) -> str:
 
 
 def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
+    # Downstream DAGs can be scheduled on these: main of the dataset moved / a champion was promoted.
+    # Scheme-less names: an Asset URI with a scheme makes Airflow load every provider at parse time.
+    data_asset = Asset(name=f"lakefs/{cfg.repository}/main", group="lakefs")
+    model_asset = Asset(name=f"mlflow/models/{cfg.model_name}/champion", group="mlflow")
+
     @dag(
         dag_id=cfg.dag_id,
         description=cfg.description.strip() or f"Nightly retraining of {cfg.name}",
@@ -94,6 +109,7 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
         catchup=False,
         max_active_runs=1,
         default_args={
+            "on_failure_callback": RetrainFailureNotifier(cfg.name),
             "owner": cfg.owner,
             "retries": cfg.retries,
             "retry_delay": timedelta(seconds=30),
@@ -125,7 +141,7 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
             with fail_without_retry():
                 return pipeline.validate(cfg, lakefs_endpoint(), ingested, dag_run.dag_id, dag_run.run_id)
 
-        @task(pool="lakefs_merge")
+        @task(pool="lakefs_merge", outlets=[data_asset])
         def publish_data(ingested: dict[str, Any], validation: dict[str, Any], dag_run: Any) -> dict[str, Any]:
             from include.retrain import pipeline
             from include.retrain.adapters.connections import lakefs_endpoint
@@ -137,16 +153,30 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
             }
             return pipeline.publish_data(cfg, lakefs_endpoint(), ingested, validation, lineage)
 
+        @task
+        def check_drift(published: dict[str, Any], params: dict[str, Any], dag_run: Any) -> dict[str, Any]:
+            from include.retrain import drift, lakefs_io, registry
+            from include.retrain.adapters.connections import lakefs_endpoint, mlflow_url
+
+            champion = registry.champion_commit(mlflow_url(), cfg.model_name)
+            if champion is None:
+                return {"drift_detected": False, "features": {}, "unseen_files": 0, "note": "no champion yet"}
+            clt = lakefs_io.client(lakefs_endpoint())
+            result = drift.unseen_drift(cfg, clt, champion[1], published["commit"], float(params["drift_threshold"]))
+            registry.log_drift(mlflow_url(), cfg.experiment, dag_run.run_id, result)
+            return result
+
         @task.branch
-        def decide_training(published: dict[str, Any], params: dict[str, Any], ti: Any) -> str:
-            from include.retrain import registry
+        def decide_training(published: dict[str, Any], drift: dict[str, Any], params: dict[str, Any], ti: Any) -> str:
+            from include.retrain import pipeline, registry
             from include.retrain.adapters.connections import mlflow_url
 
             champion = registry.champion_version(mlflow_url(), cfg.model_name)
-            train = published["new_data"] or champion is None or params["force_retrain"]
-            reason = None if train else f"nothing new merged and champion v{champion} exists"
+            reason = pipeline.training_decision(
+                published["new_data"], drift, champion, params["force_retrain"], params["ingest_only"]
+            )
             ti.xcom_push(key="skip_reason", value=reason)  # always written: a cleared rerun must not see stale XCom
-            return "train" if train else "skip_training"
+            return "skip_training" if reason else "train"
 
         @task
         def skip_training(ti: Any) -> str:
@@ -227,6 +257,7 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
                 model,
                 skip_reason,
                 links,
+                drift=pull(task_ids="check_drift"),
             )
             set_dag_run_note(dag_run.dag_id, dag_run.run_id, summary.note(out))
             return out
@@ -234,12 +265,12 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
         ingested = ingest()
         validation = validate(ingested)
         published = publish_data(ingested, validation)
-        branch = decide_training(published)
+        branch = decide_training(published, check_drift(published))
         skipped = skip_training()
         branch >> [train, skipped]
         train >> evaluate
         decided = gate(evaluate.output)
-        promote = publish_model.override(task_id="promote")(published, train.output)
+        promote = publish_model.override(task_id="promote", outlets=[model_asset])(published, train.output)
         reject = publish_model.override(task_id="reject")(published, train.output)
         decided >> [promote, reject]
         [promote, reject, skipped] >> summarize()

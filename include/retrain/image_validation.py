@@ -80,13 +80,18 @@ def _batch_reason(result: Any, ds: DatasetConfig) -> str:
     return f"{cfg.type} failed on '{col}'"
 
 
+def reference_image(ds: DatasetConfig) -> Any:
+    """The dataset's SSIM reference picture as a grayscale array, or None without one."""
+    assert ds.image is not None
+    if not ds.image.reference:
+        return None
+    return images.decode((Path(__file__).resolve().parents[2] / ds.image.reference).read_bytes())[1]
+
+
 def validate_image_files(ds: DatasetConfig, files: dict[str, bytes]) -> ValidationReport:
     spec = ds.image
     assert spec is not None
-    reference = None
-    if spec.reference:
-        ref_path = Path(__file__).resolve().parents[2] / spec.reference
-        reference = images.decode(ref_path.read_bytes())[1]
+    reference = reference_image(ds)
     report = ValidationReport(ds.name, [], ds.validation.max_bad_fraction)
     seen: dict[str, str] = {}
     rows = []

@@ -113,3 +113,26 @@ def find_run_commit(repo: Any, run_id: str, depth: int = 200) -> str | None:
 
 def branch_exists(repo: Any, name: str) -> bool:
     return any(b.id == name for b in repo.branches(prefix=name))
+
+
+def revert_on_main(clt: Any, repository: str, commit: str, metadata: dict[str, str]) -> str:
+    """Create a revert commit of ``commit`` on main (relative to its first parent if it is a merge)."""
+    import lakefs
+    import lakefs_sdk
+
+    repo = lakefs.Repository(repository, client=clt)
+    for earlier in repo.branch(MAIN).log(max_amount=200):
+        if (earlier.metadata or {}).get("revert.commit") == commit:
+            return str(earlier.id)  # already reverted (a retry)
+    parents = repo.commit(commit).get_commit().parents
+    creation = lakefs_sdk.RevertCreation(
+        ref=commit,
+        parent_number=1 if len(parents) > 1 else 0,
+        force=False,
+        allow_empty=False,
+        commit_overrides=lakefs_sdk.CommitOverrides(
+            message=f"revert {commit[:12]}: {metadata.get('revert.reason')}", metadata=metadata
+        ),
+    )
+    clt.sdk_client.branches_api.revert_branch(repository, MAIN, creation)
+    return str(repo.branch(MAIN).head.get_commit().id)

@@ -154,3 +154,22 @@ def publish_data(
     lakefs_io.delete_branch(repo, name)
     log.info("merged %s into main at %s", name, head[:12])
     return {"commit": head, "new_data": True, "repository": ds.repository}
+
+
+def training_decision(
+    new_data: bool, drift: dict[str, Any], champion: str | None, force_retrain: bool, ingest_only: bool
+) -> str | None:
+    """Why training is skipped, or None to train.
+
+    Train when new data was merged, drift was detected in data the champion has not seen,
+    no champion exists yet, or ``force_retrain``; ``ingest_only`` defers training (backfills).
+    """
+    if ingest_only and not force_retrain:
+        return "ingest_only: data published, training deferred to a later run"
+    if new_data or drift.get("drift_detected") or champion is None or force_retrain:
+        return None
+    worst = max((f["psi"] for f in drift.get("features", {}).values()), default=0.0)
+    return (
+        f"nothing new merged, no drift (max PSI {worst:.3f} <= {drift.get('threshold')}) "
+        f"and champion v{champion} exists"
+    )

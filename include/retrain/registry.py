@@ -99,3 +99,107 @@ def champion_version(tracking_uri: str, model_name: str) -> str | None:
         return str(mlflow.MlflowClient(tracking_uri).get_model_version_by_alias(model_name, CHAMPION).version)
     except MlflowException:
         return None
+
+
+class RollbackRefused(ValueError):
+    """The requested rollback target does not exist or is not a model of this registry."""
+
+
+def previous_champion(client: Any, model_name: str, current: str | None) -> str | None:
+    """The newest version older than ``current`` that the gate promoted (the champion before it)."""
+    versions = client.search_model_versions(f"name='{model_name}'")
+    promoted = sorted(
+        (
+            int(v.version)
+            for v in versions
+            if (v.tags or {}).get("gate.decision") == "promote" and (current is None or int(v.version) < int(current))
+        ),
+        reverse=True,
+    )
+    return str(promoted[0]) if promoted else None
+
+
+def rollback(tracking_uri: str, model_name: str, version: str, reason: str, who: str) -> dict[str, Any]:
+    """Point ``champion`` at ``version`` (a number, or ``previous``) and record who, why and when.
+
+    Raises:
+        RollbackRefused: unknown model or version, or no earlier champion for ``previous``.
+    """
+    import datetime as dt
+
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow.MlflowClient(tracking_uri)
+    try:
+        known = sorted(int(v.version) for v in client.search_model_versions(f"name='{model_name}'"))
+    except MlflowException as exc:
+        raise RollbackRefused(f"model '{model_name}' is not registered: {exc}") from exc
+    if not known:
+        raise RollbackRefused(f"model '{model_name}' has no versions")
+    current = champion_version(tracking_uri, model_name)
+    if version == "previous":
+        target = previous_champion(client, model_name, current)
+        if target is None:
+            raise RollbackRefused(f"model '{model_name}': no promoted version older than the champion v{current}")
+    elif not version.isdigit() or int(version) not in known:
+        raise RollbackRefused(
+            f"model '{model_name}' has no version {version!r} (versions: {', '.join(map(str, known))}; or 'previous')"
+        )
+    else:
+        target = version
+    when = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    client.set_registered_model_alias(model_name, CHAMPION, target)
+    record = {
+        "rollback.by": who,
+        "rollback.reason": reason,
+        "rollback.at": when,
+        "rollback.from_version": current or "none",
+    }
+    for k, v in record.items():
+        client.set_model_version_tag(model_name, target, k, v)
+    if current and current != target:
+        client.set_model_version_tag(model_name, current, "rolled_back.reason", f"{when} by {who}: {reason}")
+    log.warning("%s: champion moved v%s -> v%s by %s: %s", model_name, current, target, who, reason)
+    return {"model": model_name, "from_version": current, "to_version": target, **record}
+
+
+def champion_commit(tracking_uri: str, model_name: str) -> tuple[str, str] | None:
+    """(version, lakeFS commit it was trained on) of the champion, or None before the first one."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        v = mlflow.MlflowClient(tracking_uri).get_model_version_by_alias(model_name, CHAMPION)
+    except MlflowException:
+        return None
+    commit = (v.tags or {}).get("lakefs.commit")
+    return (str(v.version), commit) if commit else None
+
+
+def log_drift(tracking_uri: str, experiment: str, run_id: str, drift: dict[str, Any]) -> str:
+    """Record drift figures as an MLflow run (role=drift) of the dataset's experiment; one per Airflow run."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    exp = mlflow.set_experiment(experiment)
+    client = mlflow.MlflowClient(tracking_uri)
+    found = client.search_runs(
+        [exp.experiment_id], f"tags.role = 'drift' and tags.`airflow.run_id` = '{run_id}'", max_results=1
+    )
+    run = (
+        found[0]
+        if found
+        else client.create_run(
+            exp.experiment_id, run_name=f"drift {run_id}", tags={"role": "drift", "airflow.run_id": run_id}
+        )
+    )
+    rid = run.info.run_id
+    client.log_metric(rid, "drift_detected", float(drift["drift_detected"]))
+    client.log_metric(rid, "unseen_files", float(drift["unseen_files"]))
+    for name, f in drift.get("features", {}).items():
+        client.log_metric(rid, f"drift_psi_{name}", min(float(f["psi"]), 1e6))
+        client.log_metric(rid, f"drift_ks_{name}", float(f["ks"]))
+    client.log_dict(rid, drift, "drift.json")
+    client.set_terminated(rid)
+    return str(rid)

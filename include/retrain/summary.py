@@ -17,8 +17,17 @@ def build(
     model: dict[str, Any] | None,
     skipped_reason: str | None,
     links: dict[str, str],
+    drift: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"dag_id": dag_id, "run_id": run_id, "date": date}
+    if drift is not None:
+        psi = {name: f["psi"] for name, f in drift.get("features", {}).items()}
+        out["drift"] = {
+            "detected": bool(drift.get("drift_detected")),
+            "drifted": drift.get("drifted", []),
+            "unseen_files": drift.get("unseen_files", 0),
+            "psi": psi,
+        }
     if published:
         out.update(commit=published["commit"], new_data=published["new_data"], repository=published["repository"])
     if validation:
@@ -60,6 +69,11 @@ def facts(s: dict[str, Any]) -> list[tuple[str, str]]:
                 f"{v['files_bad']} bad, {len(v.get('quarantined', []))} quarantined; report {v['report']}",
             )
         )
+    d = s.get("drift")
+    if d and d.get("unseen_files"):
+        worst = max(d["psi"].values(), default=0.0)
+        status = f"DETECTED in {', '.join(d['drifted'])}" if d["detected"] else "none"
+        out.append(("drift", f"{status} (max PSI {worst:.3f}, {d['unseen_files']} files the champion has not seen)"))
     t = s.get("training") or {}
     if t.get("skipped"):
         out.append(("training", f"skipped ({t['reason']})"))

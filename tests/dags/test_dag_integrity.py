@@ -61,7 +61,8 @@ def test_retrain_dag_wires_write_audit_publish_then_train_and_gate(dagbag):
     for up, down in [
         ("ingest", "validate"),
         ("validate", "publish_data"),
-        ("publish_data", "decide_training"),
+        ("publish_data", "check_drift"),
+        ("check_drift", "decide_training"),
         ("decide_training", "train"),
         ("decide_training", "skip_training"),
         ("train", "evaluate"),
@@ -76,7 +77,15 @@ def test_retrain_dag_wires_write_audit_publish_then_train_and_gate(dagbag):
     assert dag.get_task("publish_data").pool == "lakefs_merge"
     assert dag.get_task("train").pool == "ray_training"
     assert dag.get_task("summarize").trigger_rule == "none_failed_min_one_success"
-    assert {"force_retrain", "force_promote", "num_samples", "max_epochs", "gpus_per_trial"} <= set(dag.params)
+    assert {
+        "force_retrain",
+        "force_promote",
+        "num_samples",
+        "max_epochs",
+        "gpus_per_trial",
+        "drift_threshold",
+        "ingest_only",
+    } <= set(dag.params)
     assert dag.timetable.expression == "0 2 * * *"
 
 
@@ -128,3 +137,10 @@ def test_a_bad_config_entry_becomes_a_failing_dag_and_spares_the_others(tmp_path
     assert "config-error" in out.stdout
     assert "entry 'broken_line'" in out.stdout
     assert "field 'gate.floor'" in out.stdout
+
+
+def test_retrain_dags_publish_assets_for_data_and_model(dagbag):
+    dag = dagbag.dags["retrain_pump_fleet"]
+    assert [a.name for a in dag.get_task("publish_data").outlets] == ["lakefs/pump-fleet/main"]
+    assert [a.name for a in dag.get_task("promote").outlets] == ["mlflow/models/pump_fleet/champion"]
+    assert dag.get_task("reject").outlets == []

@@ -79,3 +79,13 @@ def assert_lineage(summaries: list[dict], ds: config.DatasetConfig, repo: Any, m
         assert commit.metadata["airflow.run_id"] == tags["airflow.run_id"]
         assert commit.metadata["validation.passed"] == "true"
         assert repo.tag(f"model-{ds.model_name}-v{version.version}").get_commit().id == tags["lakefs.commit"]
+
+
+CAST = config.get("cast_metal")
+CAST_DATES = ["2026-11-01", "2026-11-02", "2026-11-03"]
+
+
+@pytest.fixture(scope="session")
+def cast_nights(stack) -> list[dict]:
+    """Three nights of the image dataset (shared by the image and the operations tests)."""
+    return nights(stack, CAST, CAST_DATES, per_class=30)

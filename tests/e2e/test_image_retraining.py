@@ -6,11 +6,10 @@ import json
 
 import pytest
 
-from include.retrain import config, generate, lakefs_io, nightly
-from tests.e2e.conftest import assert_lineage, champion_of, main_head, nights, repository, run_date
+from include.retrain import generate, lakefs_io, nightly
+from tests.e2e.conftest import CAST, CAST_DATES, assert_lineage, champion_of, main_head, repository, run_date
 
-DATES = ["2026-11-01", "2026-11-02", "2026-11-03"]
-DS = config.get("cast_metal")
+DATES, DS = CAST_DATES, CAST
 EXPECTED = {
     "ok/bad-corrupt.png": "image does not decode",
     "ok/bad-truncated.png": "image does not decode",
@@ -30,8 +29,8 @@ def repo(clt):
 
 
 @pytest.fixture(scope="module")
-def three_nights(stack):
-    return nights(stack, DS, DATES, per_class=30)
+def three_nights(cast_nights):
+    return cast_nights
 
 
 def test_three_nights_give_an_accurate_image_champion(three_nights, repo, mlflow_client):

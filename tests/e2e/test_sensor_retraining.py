@@ -7,6 +7,8 @@ deliberately worse candidate must each leave it alone.
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
 
 import pytest
@@ -52,7 +54,40 @@ def test_three_nights_give_an_accurate_champion_with_real_lineage(three_nights, 
     assert [b.id for b in repo.branches()] == ["main"]
 
 
-def test_bad_batch_fails_at_validation_and_leaves_main_and_champion(stack, three_nights, clt, repo, mlflow_client):
+@pytest.fixture
+def alert_webhook(stack):
+    """A real HTTP listener registered as the ``retrain_alerts`` connection; yields what it received."""
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    api = stack.airflow_api()
+    api.upsert(
+        "connections",
+        "connection_id",
+        {
+            "connection_id": "retrain_alerts",
+            "conn_type": "http",
+            "host": f"http://127.0.0.1:{server.server_port}/alert",
+        },
+    )
+    yield received
+    api.request("DELETE", "connections/retrain_alerts", ok=(204, 404))
+    server.shutdown()
+
+
+def test_bad_batch_fails_at_validation_and_leaves_main_and_champion(
+    stack, three_nights, clt, repo, mlflow_client, alert_webhook
+):
     head, champion = main_head(repo), champion_of(mlflow_client, DS).version
     date = "2026-11-04"
     nightly.seed(
@@ -75,6 +110,10 @@ def test_bad_batch_fails_at_validation_and_leaves_main_and_champion(stack, three
     assert reasons["bad-schema.parquet"][0].startswith("missing columns ['motor_current']")
     log = stack.airflow_api().task_log(DS.dag_id, run["dag_run_id"], "validate", 1)
     assert "bad-truncated.parquet" in log and "main is untouched" in log
+    assert states["validate"] == "failed" and "RETRAIN ALERT" in log  # the failure notifier, no retry
+    alerts = [a for a in alert_webhook if a["run_id"] == run["dag_run_id"]]
+    assert len(alerts) == 1 and alerts[0]["task_id"] == "validate" and alerts[0]["dataset"] == DS.name
+    assert "validation failed" in alerts[0]["reason"] and alerts[0]["link"].endswith("/tasks/validate")
 
 
 def test_rerun_of_a_date_makes_no_commit_and_no_version(stack, three_nights, repo, mlflow_client):
@@ -104,3 +143,23 @@ def test_worse_candidate_is_challenger_but_not_champion(stack, three_nights, rep
     path = f"dags/{DS.dag_id}/dagRuns/{quote(run['dag_run_id'], safe='')}"
     note = stack.airflow_api().request("GET", path).json()["note"]
     assert "- gate: REJECT" in note and f"v{version}" in note
+
+
+def test_drift_in_unseen_data_triggers_a_retrain_without_new_data(stack, three_nights, repo, mlflow_client):
+    date = "2026-11-06"
+    nightly.seed(stack, DS, date, rows_per_segment=384, drift=1.0)  # vibration gain x2, bearings +8 C
+    run, summary = run_date(stack, DS, date, {"ingest_only": True})
+    assert run["state"] == "success" and summary["new_data"] is True
+    assert summary["training"]["reason"].startswith("ingest_only")
+    versions = len(mlflow_client.search_model_versions(f"name='{DS.model_name}'"))
+    run, summary = run_date(stack, DS, DATES[-1])  # a night with nothing new...
+    assert run["state"] == "success" and summary["new_data"] is False
+    assert summary["drift"]["detected"] is True  # ...but main holds drifted data the champion never saw
+    assert {"vibration_x", "temperature"} <= set(summary["drift"]["drifted"])
+    assert "skipped" not in summary["training"] and summary["model"]
+    assert len(mlflow_client.search_model_versions(f"name='{DS.model_name}'")) == versions + 1
+    drift_runs = mlflow_client.search_runs(
+        [mlflow_client.get_experiment_by_name(DS.experiment).experiment_id],
+        "tags.role = 'drift' and metrics.drift_detected = 1",
+    )
+    assert drift_runs and drift_runs[0].data.metrics["drift_psi_temperature"] > 0.2

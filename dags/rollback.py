@@ -1,0 +1,112 @@
+"""
+### Manual recovery: `rollback_model` and `revert_data`
+
+**rollback_model** moves a model's `champion` alias back to an earlier version -- a given number, or
+`previous` (the newest version the gate promoted before the current champion). It records who, why
+and when as tags on the version, and refuses versions that do not exist.
+
+**revert_data** creates a lakeFS revert commit on `main` of a dataset's repository, undoing one commit
+(a merge of a run, for instance), with the reason and the user in its metadata. Downstream runs then
+train on the reverted state.
+
+Both run only when triggered from the UI (or the API) with a reason.
+"""
+
+# TaskFlow calls return XComArgs where the functions declare values: not a mypy-able contract.
+# mypy: disable-error-code="call-arg,arg-type"
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Any
+
+from airflow.sdk import Param, dag, task
+
+from include.retrain import config
+
+_DATASETS = [
+    d.name for d in config.load(config.Path(os.environ.get("RETRAIN_DATASETS_FILE", str(config.DEFAULT_PATH)))).datasets
+]
+_DEFAULTS = {"owner": os.environ.get("RETRAIN_OWNER", "data-platform"), "retries": 1}
+
+
+def _who(dag_run: Any) -> str:
+    return str(getattr(dag_run, "triggering_user_name", None) or "unknown")
+
+
+@dag(
+    dag_id="rollback_model",
+    doc_md=__doc__,
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=_DEFAULTS,
+    tags=["retrain", "operations"],
+    params={
+        "dataset": Param(_DATASETS[0] if _DATASETS else "", enum=_DATASETS or [""], description="Whose model."),
+        "version": Param(
+            "previous",
+            type="string",
+            pattern=r"^(previous|[0-9]+)$",
+            description="Registry version to make champion, or 'previous'.",
+        ),
+        "reason": Param("", type="string", minLength=5, description="Why (recorded on the version)."),
+    },
+)
+def rollback_model() -> None:
+    @task  # idempotent (an alias move); a refusal fails without retry
+    def move_champion(params: dict[str, Any], dag_run: Any) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from include.retrain import registry
+        from include.retrain.adapters.connections import mlflow_url
+
+        ds = config.get(params["dataset"])
+        try:
+            return registry.rollback(
+                mlflow_url(), ds.model_name, str(params["version"]), params["reason"], _who(dag_run)
+            )
+        except registry.RollbackRefused as exc:
+            raise AirflowFailException(f"rollback refused: {exc}") from exc
+
+    move_champion()
+
+
+@dag(
+    dag_id="revert_data",
+    doc_md=__doc__,
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=_DEFAULTS,
+    tags=["retrain", "operations"],
+    params={
+        "dataset": Param(_DATASETS[0] if _DATASETS else "", enum=_DATASETS or [""], description="Whose data."),
+        "commit": Param("", type="string", minLength=8, description="lakeFS commit id on main to revert."),
+        "reason": Param("", type="string", minLength=5, description="Why (recorded in the commit metadata)."),
+    },
+)
+def revert_data() -> None:
+    @task(pool="lakefs_merge")  # idempotent: a retry finds its own revert commit
+    def revert_commit(params: dict[str, Any], dag_run: Any) -> dict[str, str]:
+        from include.retrain import lakefs_io
+        from include.retrain.adapters.connections import lakefs_endpoint
+
+        ds = config.get(params["dataset"])
+        metadata = {
+            "revert.reason": params["reason"],
+            "revert.by": _who(dag_run),
+            "revert.commit": params["commit"],
+            "airflow.dag_id": dag_run.dag_id,
+            "airflow.run_id": dag_run.run_id,
+        }
+        head = lakefs_io.revert_on_main(lakefs_io.client(lakefs_endpoint()), ds.repository, params["commit"], metadata)
+        return {"repository": ds.repository, "reverted": params["commit"], "commit": head}
+
+    revert_commit()
+
+
+rollback_model()
+revert_data()

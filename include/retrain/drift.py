@@ -1,0 +1,101 @@
+"""Drift of the data the champion has not seen against the data it was trained on.
+
+Reference: the files at the champion's training commit. Current: the files on main now that
+are not in that commit (lakeFS diff). Per feature -- each sensor channel; an image's mean
+intensity and its SSIM against the reference picture -- the two-sample Kolmogorov-Smirnov
+statistic and the population stability index (PSI, 10 quantile bins of the reference).
+Drift is detected when any PSI exceeds the threshold (0.2 is the usual "significant shift").
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+
+from . import lakefs_io
+from .config import DatasetConfig
+from .data import DATA_PREFIX
+
+MAX_FILES = 24  # per side: enough for stable statistics, cheap on a no-change night
+
+
+def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
+    """Population stability index of ``current`` against ``reference`` (quantile bins of the reference)."""
+    reference, current = reference[np.isfinite(reference)], current[np.isfinite(current)]
+    if len(reference) == 0 or len(current) == 0:
+        return 0.0
+    edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)))
+    if len(edges) < 2:
+        return 0.0 if np.allclose(current, reference[0]) else float("inf")
+    edges[0], edges[-1] = -np.inf, np.inf
+    ref = np.histogram(reference, edges)[0] / len(reference)
+    cur = np.histogram(current, edges)[0] / len(current)
+    ref, cur = np.clip(ref, 1e-4, None), np.clip(cur, 1e-4, None)
+    return float(np.sum((cur - ref) * np.log(cur / ref)))
+
+
+def ks(reference: np.ndarray, current: np.ndarray) -> float:
+    from scipy.stats import ks_2samp
+
+    return float(ks_2samp(reference, current).statistic)
+
+
+def compare(reference: dict[str, np.ndarray], current: dict[str, np.ndarray], threshold: float) -> dict[str, Any]:
+    features = {
+        name: {"ks": round(ks(reference[name], current[name]), 4), "psi": round(psi(reference[name], current[name]), 4)}
+        for name in reference
+        if name in current and len(current[name]) and len(reference[name])
+    }
+    drifted = sorted(name for name, f in features.items() if f["psi"] > threshold)
+    return {"features": features, "drifted": drifted, "drift_detected": bool(drifted), "threshold": threshold}
+
+
+def _sample(paths: list[str], seed: str) -> list[str]:
+    paths = sorted(paths)
+    return random.Random(seed).sample(paths, MAX_FILES) if len(paths) > MAX_FILES else paths
+
+
+def feature_values(ds: DatasetConfig, clt: Any, ref: str, paths: list[str]) -> dict[str, np.ndarray]:
+    """The drift features of some files at ``ref``."""
+    bodies = {p: lakefs_io.read_bytes(clt, ds.repository, ref, p) for p in paths}
+    if ds.modality == "image":
+        from . import images
+        from .image_validation import reference_image
+
+        picture = reference_image(ds)
+        facts = [images.measure(b, picture) for b in bodies.values()]
+        out = {"intensity_mean": np.array([f.mean for f in facts])}
+        if picture is not None:
+            out["ssim"] = np.array([f.ssim for f in facts], dtype=float)
+        return out
+    import pandas as pd
+
+    from .tables import read_sensor_file
+
+    assert ds.sensor is not None
+    table = pd.concat([read_sensor_file(p, b, ds.sensor) for p, b in bodies.items()], ignore_index=True)
+    return {ch: table[ch].to_numpy(dtype=float) for ch in ds.sensor.channels}
+
+
+def unseen_drift(ds: DatasetConfig, clt: Any, champion_commit: str, head: str, threshold: float) -> dict[str, Any]:
+    """Compare what main holds beyond the champion's training commit with that commit's data."""
+    suffixes = (".parquet", ".csv") if ds.modality == "sensor" else (".png", ".jpg", ".jpeg")
+    import lakefs
+
+    repo = lakefs.Repository(ds.repository, client=clt)
+    unseen = [
+        c.path
+        for c in repo.ref(champion_commit).diff(head, prefix=DATA_PREFIX, type="two_dot")
+        if c.type in ("added", "changed") and c.path.endswith(suffixes)
+    ]
+    base = {"reference_commit": champion_commit, "current_commit": head, "unseen_files": len(unseen)}
+    if not unseen:
+        return {**base, "features": {}, "drifted": [], "drift_detected": False, "threshold": threshold}
+    seen = [
+        p for p, _, _ in lakefs_io.list_paths(clt, ds.repository, champion_commit, DATA_PREFIX) if p.endswith(suffixes)
+    ]
+    reference = feature_values(ds, clt, champion_commit, _sample(seen, champion_commit))
+    current = feature_values(ds, clt, head, _sample(unseen, head))
+    return {**base, **compare(reference, current, threshold)}
