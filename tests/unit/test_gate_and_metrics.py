@@ -80,8 +80,20 @@ def test_note_reads_like_a_summary():
 def test_alert_payload_has_what_on_call_needs():
     from include.retrain.alerts import payload
 
-    a = payload("pump_fleet", "retrain_pump_fleet", "manual__2026-11-01T02:00:00+00:00", "validate", 1,
-                "AirflowFailException: dataset 'pump_fleet': validation failed\n  a.parquet: bad", "http://h:8080/")
-    assert a["summary"] == ("retrain_pump_fleet failed at validate (dataset pump_fleet): "
-                            "AirflowFailException: dataset 'pump_fleet': validation failed")
-    assert a["link"] == "http://h:8080/dags/retrain_pump_fleet/runs/manual__2026-11-01T02%3A00%3A00%2B00%3A00/tasks/validate"
+    a = payload(
+        "pump_fleet",
+        "retrain_pump_fleet",
+        "manual__2026-11-01T02:00:00+00:00",
+        "validate",
+        1,
+        "AirflowFailException: dataset 'pump_fleet': validation failed\n  a.parquet: bad",
+        "http://h:8080/",
+    )
+    assert a["summary"] == (
+        "retrain_pump_fleet failed at validate (dataset pump_fleet): "
+        "AirflowFailException: dataset 'pump_fleet': validation failed"
+    )
+    assert (
+        a["link"]
+        == "http://h:8080/dags/retrain_pump_fleet/runs/manual__2026-11-01T02%3A00%3A00%2B00%3A00/tasks/validate"
+    )
