@@ -1,7 +1,7 @@
 """Submit training programs to a Ray cluster through the Jobs API, idempotently.
 
-A submission id is derived from the Airflow task, so a retry finds the job its
-previous try submitted: a running job is reattached, a finished one is reused,
+A submission id is derived from the Airflow task and its rendered command, so a
+retry finds the job its previous try submitted: a running job is reattached, a finished one is reused,
 and a failed or stopped one is deleted and submitted again.
 """
 
@@ -18,9 +18,13 @@ TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 INCLUDE_DIR = Path(__file__).resolve().parents[1]
 
 
-def submission_id(dag_id: str, run_id: str, task_id: str) -> str:
-    """A stable, readable Ray submission id for one Airflow task of one DAG run."""
-    raw = f"{dag_id}:{run_id}:{task_id}"
+def submission_id(dag_id: str, run_id: str, task_id: str, entrypoint: str = "") -> str:
+    """A stable, readable Ray submission id for one Airflow task of one DAG run and its command.
+
+    The rendered command (which names the lakeFS commit and the params) is part of the id: a retry
+    or a clear with the same inputs finds the same job, while a rerun on new data is a new job.
+    """
+    raw = f"{dag_id}:{run_id}:{task_id}:{entrypoint}"
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", f"{dag_id}-{task_id}")[:60].strip("-")
     return f"airflow-{slug}-{hashlib.sha256(raw.encode()).hexdigest()[:12]}"
 

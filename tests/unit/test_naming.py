@@ -26,6 +26,11 @@ def test_submission_id_is_deterministic_per_task_of_a_run():
     assert a == ray_jobs.submission_id("retrain_x", "manual__1", "train")
     assert a != ray_jobs.submission_id("retrain_x", "manual__2", "train")
     assert a != ray_jobs.submission_id("retrain_x", "manual__1", "evaluate")
+    # same task, new inputs (another commit in the rendered command): a new job, not a reused one
+    cmd = "python -m include.retrain.jobs.train --commit "
+    assert ray_jobs.submission_id("d", "r", "train", cmd + "c1") != ray_jobs.submission_id(
+        "d", "r", "train", cmd + "c2"
+    )
     assert re.fullmatch(r"[A-Za-z0-9_-]+", a)
 
 

@@ -84,7 +84,7 @@ class RayJobOperator(BaseOperator):
     def execute(self, context: Context) -> Any:
         address = ray_address(self.ray_conn_id)
         ti = context["ti"]
-        sub_id = ray_jobs.submission_id(ti.dag_id, ti.run_id, ti.task_id)
+        sub_id = ray_jobs.submission_id(ti.dag_id, ti.run_id, ti.task_id, self.entrypoint)
         client = ray_jobs.job_client(address)
         action = ray_jobs.submit_or_reattach(
             client,
