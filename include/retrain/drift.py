@@ -4,7 +4,8 @@ Reference: the files at the champion's training commit. Current: the files on ma
 are not in that commit (lakeFS diff). Per feature -- each sensor channel; an image's mean
 intensity and its SSIM against the reference picture -- the two-sample Kolmogorov-Smirnov
 statistic and the population stability index (PSI, 10 quantile bins of the reference).
-Drift is detected when any PSI exceeds the threshold (0.2 is the usual "significant shift").
+Drift is detected when a feature's PSI exceeds the threshold (0.2 is the usual "significant
+shift") and its KS p-value is below 0.01 (so that small batches' sampling noise is not drift).
 """
 
 from __future__ import annotations
@@ -18,14 +19,20 @@ from . import lakefs_io
 from .config import DatasetConfig
 from .data import DATA_PREFIX
 
-MAX_FILES = 24  # per side: enough for stable statistics, cheap on a no-change night
+# Files read per side: a sensor file holds thousands of values per channel, an image one per feature.
+MAX_FILES = {"sensor": 24, "image": 240}
 
 
 def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
-    """Population stability index of ``current`` against ``reference`` (quantile bins of the reference)."""
+    """Population stability index of ``current`` against ``reference`` (quantile bins of the reference).
+
+    Small samples get fewer bins (at least ~20 values a bin): with a handful of values per bin,
+    empty bins alone would read as drift.
+    """
     reference, current = reference[np.isfinite(reference)], current[np.isfinite(current)]
     if len(reference) == 0 or len(current) == 0:
         return 0.0
+    bins = max(2, min(bins, min(len(reference), len(current)) // 20))
     edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)))
     if len(edges) < 2:
         return 0.0 if np.allclose(current, reference[0]) else float("inf")
@@ -36,25 +43,35 @@ def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
     return float(np.sum((cur - ref) * np.log(cur / ref)))
 
 
-def ks(reference: np.ndarray, current: np.ndarray) -> float:
+def ks(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
+    """Two-sample Kolmogorov-Smirnov statistic and its p-value."""
     from scipy.stats import ks_2samp
 
-    return float(ks_2samp(reference, current).statistic)
+    res = ks_2samp(reference[np.isfinite(reference)], current[np.isfinite(current)])
+    return float(res.statistic), float(res.pvalue)
 
 
-def compare(reference: dict[str, np.ndarray], current: dict[str, np.ndarray], threshold: float) -> dict[str, Any]:
-    features = {
-        name: {"ks": round(ks(reference[name], current[name]), 4), "psi": round(psi(reference[name], current[name]), 4)}
-        for name in reference
-        if name in current and len(current[name]) and len(reference[name])
-    }
-    drifted = sorted(name for name, f in features.items() if f["psi"] > threshold)
+def compare(
+    reference: dict[str, np.ndarray], current: dict[str, np.ndarray], threshold: float, alpha: float = 0.01
+) -> dict[str, Any]:
+    """Drifted features: PSI above ``threshold`` (a shift that matters) **and** a KS p-value below
+    ``alpha`` (a shift that is not sampling noise -- small image batches need this)."""
+    features = {}
+    for name in reference:
+        if name in current and len(current[name]) and len(reference[name]):
+            stat, p = ks(reference[name], current[name])
+            features[name] = {
+                "ks": round(stat, 4),
+                "ks_p": float(f"{p:.3g}"),
+                "psi": round(psi(reference[name], current[name]), 4),
+            }
+    drifted = sorted(n for n, f in features.items() if f["psi"] > threshold and f["ks_p"] < alpha)
     return {"features": features, "drifted": drifted, "drift_detected": bool(drifted), "threshold": threshold}
 
 
-def _sample(paths: list[str], seed: str) -> list[str]:
+def _sample(paths: list[str], seed: str, limit: int) -> list[str]:
     paths = sorted(paths)
-    return random.Random(seed).sample(paths, MAX_FILES) if len(paths) > MAX_FILES else paths
+    return random.Random(seed).sample(paths, limit) if len(paths) > limit else paths
 
 
 def feature_values(ds: DatasetConfig, clt: Any, ref: str, paths: list[str]) -> dict[str, np.ndarray]:
@@ -96,6 +113,7 @@ def unseen_drift(ds: DatasetConfig, clt: Any, champion_commit: str, head: str, t
     seen = [
         p for p, _, _ in lakefs_io.list_paths(clt, ds.repository, champion_commit, DATA_PREFIX) if p.endswith(suffixes)
     ]
-    reference = feature_values(ds, clt, champion_commit, _sample(seen, champion_commit))
-    current = feature_values(ds, clt, head, _sample(unseen, head))
+    limit = MAX_FILES[ds.modality]
+    reference = feature_values(ds, clt, champion_commit, _sample(seen, champion_commit, limit))
+    current = feature_values(ds, clt, head, _sample(unseen, head, limit))
     return {**base, **compare(reference, current, threshold)}

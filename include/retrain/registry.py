@@ -200,6 +200,7 @@ def log_drift(tracking_uri: str, experiment: str, run_id: str, drift: dict[str, 
     for name, f in drift.get("features", {}).items():
         client.log_metric(rid, f"drift_psi_{name}", min(float(f["psi"]), 1e6))
         client.log_metric(rid, f"drift_ks_{name}", float(f["ks"]))
+        client.log_metric(rid, f"drift_ks_p_{name}", float(f["ks_p"]))
     client.log_dict(rid, drift, "drift.json")
     client.set_terminated(rid)
     return str(rid)
