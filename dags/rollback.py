@@ -27,7 +27,20 @@ from include.retrain import config
 _DATASETS = [
     d.name for d in config.load(config.Path(os.environ.get("RETRAIN_DATASETS_FILE", str(config.DEFAULT_PATH)))).datasets
 ]
-_DEFAULTS = {"owner": os.environ.get("RETRAIN_OWNER", "data-platform"), "retries": 1}
+# Both DAGs: manual only, one at a time, documented by this module's docstring.
+_MANUAL: dict[str, Any] = {
+    "doc_md": __doc__,
+    "schedule": None,
+    "start_date": datetime(2026, 1, 1),
+    "catchup": False,
+    "max_active_runs": 1,
+    "default_args": {"owner": os.environ.get("RETRAIN_OWNER", "data-platform"), "retries": 1},
+    "tags": ["retrain", "operations"],
+}
+
+
+def _dataset_param(what: str) -> Param:
+    return Param(_DATASETS[0] if _DATASETS else "", enum=_DATASETS or [""], description=f"Whose {what}.")
 
 
 def _who(dag_run: Any) -> str:
@@ -36,15 +49,9 @@ def _who(dag_run: Any) -> str:
 
 @dag(
     dag_id="rollback_model",
-    doc_md=__doc__,
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    default_args=_DEFAULTS,
-    tags=["retrain", "operations"],
+    **_MANUAL,
     params={
-        "dataset": Param(_DATASETS[0] if _DATASETS else "", enum=_DATASETS or [""], description="Whose model."),
+        "dataset": _dataset_param("model"),
         "version": Param(
             "previous",
             type="string",
@@ -75,15 +82,9 @@ def rollback_model() -> None:
 
 @dag(
     dag_id="revert_data",
-    doc_md=__doc__,
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    default_args=_DEFAULTS,
-    tags=["retrain", "operations"],
+    **_MANUAL,
     params={
-        "dataset": Param(_DATASETS[0] if _DATASETS else "", enum=_DATASETS or [""], description="Whose data."),
+        "dataset": _dataset_param("data"),
         "commit": Param("", type="string", minLength=8, description="lakeFS commit id on main to revert."),
         "reason": Param("", type="string", minLength=5, description="Why (recorded in the commit metadata)."),
     },
