@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from include.retrain import lakefs_io
+from include.retrain import lakefs_io, nightly
 from include.retrain.driver import run_dag
-from tests.e2e.conftest import CAST, champion_of, main_head, repository
+from tests.e2e.conftest import CAST, champion_of, main_head, repository, run_date
 
 
 def _trigger(stack, dag_id: str, conf: dict) -> dict:
@@ -12,7 +12,12 @@ def _trigger(stack, dag_id: str, conf: dict) -> dict:
 
 
 def test_rollback_to_previous_records_who_why_when(stack, cast_nights, mlflow_client):
+    # a forced promotion makes sure an earlier promoted version exists, whatever the gate said before
+    nightly.seed(stack, CAST, "2026-11-07", per_class=30)
+    run, summary = run_date(stack, CAST, "2026-11-07", {"force_promote": True})
+    assert run["state"] == "success" and "champion" in summary["model"]["aliases"]
     current = champion_of(mlflow_client, CAST).version
+    assert current == summary["model"]["version"]
     run = _trigger(
         stack, "rollback_model", {"dataset": CAST.name, "version": "previous", "reason": "false rejects on line 3"}
     )

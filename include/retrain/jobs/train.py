@@ -112,6 +112,7 @@ def tune_and_log(
     import torch
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search import BasicVariantGenerator
 
     from .. import models
 
@@ -182,6 +183,8 @@ def tune_and_log(
             param_space=space,
             tune_config=tune.TuneConfig(
                 num_samples=num_samples,
+                # seeded sampling: the same commit, seed and config give the same trials
+                search_alg=BasicVariantGenerator(random_state=seed),
                 scheduler=ASHAScheduler(
                     metric=select, mode="max", max_t=max_epochs, grace_period=1, reduction_factor=2
                 ),
