@@ -14,16 +14,3 @@ class LakeFSEndpoint:
 
     def __repr__(self) -> str:  # never print the secret
         return f"LakeFSEndpoint(url={self.url!r}, access_key_id={self.access_key_id!r})"
-
-
-@dataclass(frozen=True)
-class S3Endpoint:
-    conn_id: str
-    bucket: str
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    lakefs: LakeFSEndpoint
-    mlflow_url: str
-    ray_url: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow.sdk import BaseHook
 
-from ..endpoints import Endpoints, LakeFSEndpoint
+from ..endpoints import LakeFSEndpoint
 
 LAKEFS_CONN = "lakefs_default"
 MLFLOW_CONN = "mlflow_default"
@@ -27,10 +27,6 @@ def _url(conn_id: str) -> str:
 def lakefs_endpoint(conn_id: str = LAKEFS_CONN) -> LakeFSEndpoint:
     conn = BaseHook.get_connection(conn_id)
     return LakeFSEndpoint(url=_url(conn_id), access_key_id=conn.login or "", secret_access_key=conn.password or "")
-
-
-def endpoints() -> Endpoints:
-    return Endpoints(lakefs=lakefs_endpoint(), mlflow_url=_url(MLFLOW_CONN), ray_url=_url(RAY_CONN))
 
 
 def ray_address(conn_id: str = RAY_CONN) -> str:
