@@ -249,33 +249,22 @@ class Stack:
                 url=api,
                 start_timeout=180,
             ),
-            Service(
-                "airflow-scheduler",
-                "Airflow scheduler",
-                # one machine: the api-server reads task logs from disk, so no log server (it binds 0.0.0.0)
-                [str(b / "airflow"), "scheduler", "--skip-serve-logs"],
-                [],
-                self._airflow_component_ok("scheduler"),
-                env=airflow_env,
-                start_timeout=180,
-            ),
-            Service(
-                "airflow-dag-processor",
-                "Airflow dag-processor",
-                [str(b / "airflow"), "dag-processor"],
-                [],
-                self._airflow_component_ok("dag_processor"),
-                env=airflow_env,
-                start_timeout=180,
-            ),
-            Service(
-                "airflow-triggerer",
-                "Airflow triggerer",
-                [str(b / "airflow"), "triggerer", "--skip-serve-logs"],
-                [],
-                self._airflow_component_ok("triggerer"),
-                env=airflow_env,
-                start_timeout=180,
+            # One machine: the api-server reads task logs from disk, so no log servers (they bind 0.0.0.0).
+            *(
+                Service(
+                    f"airflow-{command}",
+                    f"Airflow {command}",
+                    [str(b / "airflow"), command, *extra],
+                    [],
+                    self._airflow_component_ok(command.replace("-", "_")),
+                    env=airflow_env,
+                    start_timeout=180,
+                )
+                for command, extra in (
+                    ("scheduler", ["--skip-serve-logs"]),
+                    ("dag-processor", []),
+                    ("triggerer", ["--skip-serve-logs"]),
+                )
             ),
         ]
 
