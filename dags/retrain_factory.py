@@ -27,8 +27,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, dag, task
+from airflow.sdk.definitions.callback import AsyncCallback
+from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
 from include.retrain import config, entrypoints
+from include.retrain import links as L
+from include.retrain.adapters.links import linked_task
 from include.retrain.adapters.notify import RetrainFailureNotifier
 from include.retrain.adapters.ray_job import RayJobOperator
 
@@ -107,7 +111,16 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
         schedule=CronDataIntervalTimetable(cfg.schedule, timezone="UTC"),
         start_date=_START,
         catchup=False,
-        max_active_runs=1,
+        max_active_runs=cfg.max_active_runs,
+        # A run still going deadline_minutes after it was queued alerts (log + webhook); it is not stopped.
+        deadline=DeadlineAlert(
+            reference=DeadlineReference.DAGRUN_QUEUED_AT,
+            interval=timedelta(minutes=cfg.deadline_minutes),
+            callback=AsyncCallback(
+                "include.retrain.adapters.notify.deadline_missed",
+                kwargs={"dataset": cfg.name, "limit_minutes": cfg.deadline_minutes},
+            ),
+        ),
         default_args={
             "on_failure_callback": RetrainFailureNotifier(cfg.name),
             "owner": cfg.owner,
@@ -119,7 +132,7 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
         params=_params(cfg),
     )
     def retrain() -> None:
-        @task
+        @linked_task(links=(L.LAKEFS_BRANCH, L.LAKEFS_DIFF), link_repository=cfg.repository)
         def ingest(params: dict[str, Any], dag_run: Any) -> dict[str, Any]:
             from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
@@ -132,7 +145,7 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
                 date = _partition_date(params, dag_run)
                 return pipeline.ingest(cfg, landing, date, lakefs_endpoint(), dag_run.dag_id, dag_run.run_id)
 
-        @task
+        @linked_task(links=(L.LAKEFS_BRANCH, L.LAKEFS_DIFF, L.VALIDATION_REPORT), link_repository=cfg.repository)
         def validate(ingested: dict[str, Any], dag_run: Any) -> dict[str, Any]:
             from include.retrain import pipeline
             from include.retrain.adapters.connections import lakefs_endpoint
@@ -141,7 +154,9 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
             with fail_without_retry():
                 return pipeline.validate(cfg, lakefs_endpoint(), ingested, dag_run.dag_id, dag_run.run_id)
 
-        @task(pool="lakefs_merge", outlets=[data_asset])
+        @linked_task(
+            pool="lakefs_merge", outlets=[data_asset], links=(L.LAKEFS_COMMIT,), link_repository=cfg.repository
+        )
         def publish_data(ingested: dict[str, Any], validation: dict[str, Any], dag_run: Any) -> dict[str, Any]:
             from include.retrain import pipeline
             from include.retrain.adapters.connections import lakefs_endpoint
@@ -187,12 +202,16 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
             entrypoint=entrypoints.train(cfg.name),
             pool="ray_training",
             execution_timeout=timedelta(hours=6),
+            links=(L.LAKEFS_COMMIT, L.MLFLOW_RUN),
+            link_repository=cfg.repository,
         )
         evaluate = RayJobOperator(
             task_id="evaluate",
             entrypoint=entrypoints.evaluate(cfg.name),
             pool="ray_training",
             execution_timeout=timedelta(hours=1),
+            links=(L.MLFLOW_RUN,),
+            link_repository=cfg.repository,
         )
 
         @task.branch
@@ -209,7 +228,7 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
             ti.xcom_push(key="decision", value=d.as_dict())
             return d.decision
 
-        @task
+        @linked_task(links=(L.MLFLOW_MODEL, L.LAKEFS_COMMIT), link_repository=cfg.repository)
         def publish_model(published: dict[str, Any], training: dict[str, Any], ti: Any, dag_run: Any) -> dict:
             from include.retrain import lakefs_io, registry
             from include.retrain.adapters.connections import lakefs_endpoint, mlflow_url
@@ -226,7 +245,7 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
             out = registry.publish(mlflow_url(), cfg.model_name, training["result"]["run_id"], lineage, decision)
             repo = lakefs_io.ensure_repository(lakefs_io.client(lakefs_endpoint()), cfg.repository)
             lakefs_io.ensure_tag(repo, f"model-{cfg.model_name}-v{out['version']}", published["commit"])
-            return {"name": cfg.model_name, **out}
+            return {"name": cfg.model_name, "commit": published["commit"], **out}
 
         @task(trigger_rule="none_failed_min_one_success")
         def summarize(params: dict[str, Any], ti: Any, dag_run: Any) -> dict[str, Any]:

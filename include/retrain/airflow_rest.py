@@ -87,6 +87,32 @@ class AirflowAPI:
         """Clear every task of a run so the scheduler runs it again (the UI's "Clear")."""
         self.request("POST", f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/clear", json={"dry_run": False})
 
+    def backfill(
+        self,
+        dag_id: str,
+        from_date: str,
+        to_date: str,
+        max_active_runs: int,
+        conf: dict[str, Any] | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Create a backfill (the UI's "Backfill"), or with ``dry_run`` list the logical dates it would run."""
+        body = {
+            "dag_id": dag_id,
+            "from_date": from_date,
+            "to_date": to_date,  # inclusive
+            "max_active_runs": max_active_runs,
+            "reprocess_behavior": "none",
+            "dag_run_conf": conf or {},
+        }
+        return self.request("POST", "backfills/dry_run" if dry_run else "backfills", json=body).json()
+
+    def runs(self, dag_id: str, run_type: str | None = None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": 100, "order_by": "logical_date"}
+        if run_type:
+            params["run_type"] = run_type
+        return self.request("GET", f"dags/{dag_id}/dagRuns", params=params).json()["dag_runs"]
+
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 900) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
@@ -104,6 +130,11 @@ class AirflowAPI:
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         path = f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/xcomEntries/{key}"
         return self.request("GET", path, params={"deserialize": "true"}).json()["value"]
+
+    def links(self, dag_id: str, run_id: str, task_id: str) -> dict[str, str | None]:
+        """The task instance's extra links, name -> URL (None where the task recorded none)."""
+        path = f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/links"
+        return self.request("GET", path).json()["extra_links"]
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
         """The task try's log as plain lines (the API serves structured JSON entries)."""

@@ -119,6 +119,10 @@ class DatasetConfig(_Strict):
     owner: str = "data-platform"
     schedule: str = "0 2 * * *"
     retries: int = Field(default=2, ge=0)
+    # A run still going this long after it was queued raises a deadline alert (it is not stopped).
+    deadline_minutes: float = Field(default=180.0, gt=0)
+    # Scheduled and manual runs at once; a backfill sets its own (POST /backfills max_active_runs).
+    max_active_runs: int = Field(default=1, ge=1)
     landing: Landing
     sensor: SensorSpec | None = None
     image: ImageSpec | None = None

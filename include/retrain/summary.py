@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import links as urls
+
 
 def build(
     dag_id: str,
@@ -122,10 +124,10 @@ def links(
 ) -> dict[str, str]:
     out = {}
     if commit:
-        out["lakeFS commit"] = f"{lakefs_url}/repositories/{repository}/commits/{commit}"
+        out["lakeFS commit"] = urls.lakefs_commit(lakefs_url, repository, commit)
     run = (training or {}).get("result", {})
     if run.get("run_id"):
-        out["MLflow run"] = f"{mlflow_url}/#/experiments/{run['experiment_id']}/runs/{run['run_id']}"
+        out["MLflow run"] = urls.mlflow_run(mlflow_url, run["experiment_id"], run["run_id"])
     if model:
-        out["MLflow model"] = f"{mlflow_url}/#/models/{model['name']}/versions/{model['version']}"
+        out["MLflow model"] = urls.mlflow_model(mlflow_url, model["name"], model["version"])
     return out

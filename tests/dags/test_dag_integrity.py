@@ -1,6 +1,7 @@
 """Every DAG parses, follows the house rules, and imports nothing heavy at parse time."""
 
 import itertools
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -144,3 +145,37 @@ def test_retrain_dags_publish_assets_for_data_and_model(dagbag):
     assert [a.name for a in dag.get_task("publish_data").outlets] == ["lakefs/pump-fleet/main"]
     assert [a.name for a in dag.get_task("promote").outlets] == ["mlflow/models/pump_fleet/champion"]
     assert dag.get_task("reject").outlets == []
+
+
+def test_linked_tasks_keep_their_extra_links_through_serialization(dagbag):
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from include.retrain import links as L
+
+    dag = DagSerialization.from_dict(DagSerialization.to_dict(dagbag.dags["retrain_cast_metal"]))
+    expected = {
+        "ingest": {L.LAKEFS_BRANCH, L.LAKEFS_DIFF},
+        "validate": {L.LAKEFS_BRANCH, L.LAKEFS_DIFF, L.VALIDATION_REPORT},
+        "publish_data": {L.LAKEFS_COMMIT},
+        "train": {L.LAKEFS_COMMIT, L.MLFLOW_RUN},
+        "evaluate": {L.MLFLOW_RUN},
+        "promote": {L.MLFLOW_MODEL, L.LAKEFS_COMMIT},
+        "reject": {L.MLFLOW_MODEL, L.LAKEFS_COMMIT},
+        "summarize": set(),
+    }
+    assert {t: set(dag.get_task(t).extra_links) for t in expected} == expected
+
+
+def test_retrain_dags_alert_past_their_configured_deadline(dagbag):
+    from datetime import timedelta
+
+    from include.retrain import config
+    from tests.conftest import TEST_DEADLINE_MINUTES
+
+    shipped = {ds.name: ds for ds in config.load(config.DEFAULT_PATH).datasets}
+    for ds in config.load(config.Path(os.environ["RETRAIN_DATASETS_FILE"])).datasets:
+        (alert,) = dagbag.dags[ds.dag_id].deadline
+        assert alert.interval == timedelta(minutes=ds.deadline_minutes)
+        assert ds.deadline_minutes == TEST_DEADLINE_MINUTES.get(ds.name, shipped[ds.name].deadline_minutes)
+        assert alert.callback.path == "include.retrain.adapters.notify.deadline_missed"
+        assert alert.callback.kwargs == {"dataset": ds.name, "limit_minutes": ds.deadline_minutes}

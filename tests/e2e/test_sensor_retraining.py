@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
 
 import pytest
+import requests
 
 from include.retrain import config, lakefs_io, nightly, pipeline
+from include.retrain import links as L
 from tests.e2e.conftest import FAST, assert_lineage, champion_of, main_head, nights, repository, run_date
 
 DATES = ["2026-11-01", "2026-11-02", "2026-11-03"]
@@ -52,6 +55,46 @@ def test_three_nights_give_an_accurate_champion_with_real_lineage(three_nights, 
     paths = {p for p, _, _ in lakefs_io.list_paths(clt, DS.repository, "main", "data/")}
     assert {f"data/dt={d}/pump-001.parquet" for d in DATES} <= paths
     assert [b.id for b in repo.branches()] == ["main"]
+
+
+def test_task_links_open_the_lakefs_commit_and_mlflow_run_of_the_run(stack, three_nights, mlflow_client):
+    s, api = three_nights[-1], stack.airflow_api()
+    lake, mlf = stack.config.url("lakefs"), stack.config.url("mlflow")
+    run = s["run_id"]
+    branch = lakefs_io.run_branch_name(DS.dag_id, run)
+    experiment = mlflow_client.get_run(s["training"]["mlflow_run_id"]).info.experiment_id
+    mlflow_run = L.mlflow_run(mlf, experiment, s["training"]["mlflow_run_id"])
+    report = f"{pipeline.report_prefix(DS.dag_id, run)}/validation.json"
+    expected = {
+        "ingest": {
+            L.LAKEFS_BRANCH: L.lakefs_branch(lake, DS.repository, branch),
+            L.LAKEFS_DIFF: L.lakefs_diff(lake, DS.repository, branch),
+        },
+        "validate": {
+            L.LAKEFS_BRANCH: L.lakefs_branch(lake, DS.repository, branch),
+            L.LAKEFS_DIFF: L.lakefs_diff(lake, DS.repository, branch),
+            L.VALIDATION_REPORT: L.lakefs_object(lake, DS.repository, "main", report),
+        },
+        "publish_data": {L.LAKEFS_COMMIT: L.lakefs_commit(lake, DS.repository, s["commit"])},
+        "train": {L.LAKEFS_COMMIT: L.lakefs_commit(lake, DS.repository, s["commit"]), L.MLFLOW_RUN: mlflow_run},
+        "evaluate": {L.MLFLOW_RUN: mlflow_run},
+        "promote": {
+            L.MLFLOW_MODEL: L.mlflow_model(mlf, DS.model_name, s["model"]["version"]),
+            L.LAKEFS_COMMIT: L.lakefs_commit(lake, DS.repository, s["commit"]),
+        },
+    }
+    for task_id, links in expected.items():
+        assert api.links(DS.dag_id, run, task_id) == links, task_id
+    assert expected["promote"][L.MLFLOW_MODEL].startswith(f"{mlf}/#/models/{DS.model_name}/versions/")
+    assert expected["publish_data"][L.LAKEFS_COMMIT] == f"{lake}/repositories/{DS.repository}/commits/{s['commit']}"
+    # the targets exist: the commit in lakeFS and the run in MLflow
+    c = stack.creds
+    got = requests.get(
+        f"{lake}/api/v1/repositories/{DS.repository}/commits/{s['commit']}",
+        auth=(c.lakefs_access_key_id, c.lakefs_secret_access_key),
+        timeout=10,
+    )
+    assert got.status_code == 200 and got.json()["id"] == s["commit"]
 
 
 @pytest.fixture
@@ -108,10 +151,12 @@ def test_bad_batch_fails_at_validation_and_leaves_main_and_champion(
     assert set(reasons) == {f"bad-{k}.parquet" for k in ("nan", "dead", "range", "schema", "label", "truncated")}
     assert reasons["bad-dead.parquet"][0].startswith("dead sensor")
     assert reasons["bad-schema.parquet"][0].startswith("missing columns ['motor_current']")
+    report_link = stack.airflow_api().links(DS.dag_id, run["dag_run_id"], "validate")[L.VALIDATION_REPORT]
+    assert report_link == L.lakefs_object(stack.config.url("lakefs"), DS.repository, branch, path)
     log = stack.airflow_api().task_log(DS.dag_id, run["dag_run_id"], "validate", 1)
     assert "bad-truncated.parquet" in log and "main is untouched" in log
     assert states["validate"] == "failed" and "RETRAIN ALERT" in log  # the failure notifier, no retry
-    alerts = [a for a in alert_webhook if a["run_id"] == run["dag_run_id"]]
+    alerts = [a for a in alert_webhook if a["run_id"] == run["dag_run_id"] and a["kind"] == "failure"]
     assert len(alerts) == 1 and alerts[0]["task_id"] == "validate" and alerts[0]["dataset"] == DS.name
     assert "validation failed" in alerts[0]["reason"] and alerts[0]["link"].endswith("/tasks/validate")
 
@@ -127,7 +172,7 @@ def test_rerun_of_a_date_makes_no_commit_and_no_version(stack, three_nights, rep
     assert len(mlflow_client.search_model_versions(f"name='{DS.model_name}'")) == versions
 
 
-def test_worse_candidate_is_challenger_but_not_champion(stack, three_nights, repo, mlflow_client):
+def test_worse_candidate_is_challenger_but_not_champion(stack, three_nights, repo, mlflow_client, alert_webhook):
     champion = champion_of(mlflow_client, DS).version
     date = "2026-11-05"
     nightly.seed(stack, DS, date, rows_per_segment=384)
@@ -143,6 +188,15 @@ def test_worse_candidate_is_challenger_but_not_champion(stack, three_nights, rep
     path = f"dags/{DS.dag_id}/dagRuns/{quote(run['dag_run_id'], safe='')}"
     note = stack.airflow_api().request("GET", path).json()["note"]
     assert "- gate: REJECT" in note and f"v{version}" in note
+    # The run took longer than the test stack's 30 s deadline: Airflow's DeadlineAlert fired our
+    # callback in the triggerer, which posted to the webhook (the run itself is not stopped).
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not [a for a in alert_webhook if a["run_id"] == run["dag_run_id"]]:
+        time.sleep(2)
+    (alert,) = [a for a in alert_webhook if a["run_id"] == run["dag_run_id"]]
+    assert alert["kind"] == "deadline" and alert["dag_id"] == DS.dag_id and alert["dataset"] == DS.name
+    assert "exceeded its 0.5 min deadline" in alert["summary"]
+    assert alert["link"].endswith(f"/dags/{DS.dag_id}/runs/{quote(run['dag_run_id'], safe='')}")
 
 
 def test_drift_in_unseen_data_triggers_a_retrain_without_new_data(stack, three_nights, repo, mlflow_client):

@@ -67,6 +67,8 @@ def test_one_bad_entry_leaves_the_others(tmp_path):
         ("    validation: {ranges: {a: [5, 1]}}\n", "range of 'a' is [5.0, 1.0]: low must be below high"),
         ("    tune: {search_space: {lr: {normal: [0, 1]}}}\n", "tune.search_space.lr"),
         ("    tune: {search_space: {momentum: 0.9}}\n", "unknown hyperparameters ['momentum']"),
+        ("    deadline_minutes: 0\n", "field 'deadline_minutes': Input should be greater than 0"),
+        ("    max_active_runs: 0\n", "field 'max_active_runs': Input should be greater than or equal to 1"),
     ],
 )
 def test_field_errors_say_what_is_wrong(tmp_path, patch, expected):

@@ -97,3 +97,16 @@ def test_alert_payload_has_what_on_call_needs():
         a["link"]
         == "http://h:8080/dags/retrain_pump_fleet/runs/manual__2026-11-01T02%3A00%3A00%2B00%3A00/tasks/validate"
     )
+
+
+def test_deadline_alert_names_the_run_and_its_limit():
+    from include.retrain.alerts import deadline_payload
+
+    a = deadline_payload(
+        "pump_fleet", "retrain_pump_fleet", "scheduled__2026-11-01", 90, "2026-11-02T03:32:00Z", "running", "http://h/"
+    )
+    assert a["kind"] == "deadline" and a["task_id"] is None and a["state"] == "running"
+    assert a["summary"] == (
+        "retrain_pump_fleet run scheduled__2026-11-01 exceeded its 90 min deadline (dataset pump_fleet, running)"
+    )
+    assert a["link"] == "http://h/dags/retrain_pump_fleet/runs/scheduled__2026-11-01"

@@ -1,5 +1,7 @@
 import re
 
+import pytest
+
 from include.retrain import lakefs_io, ray_jobs
 
 LAKEFS_BRANCH_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
@@ -44,3 +46,37 @@ def test_runtime_env_ships_the_include_package():
     env = ray_jobs.runtime_env({"X": "1"})
     assert env["py_modules"][0].endswith("/include")
     assert env["env_vars"]["X"] == "1"
+
+
+def test_task_links_build_each_ui_url_and_leave_out_unknown_targets():
+    from include.retrain import links as L
+
+    common = dict(
+        lakefs_url="http://lake:8000/",
+        mlflow_url="http://mlf:5000",
+        repository="pump-fleet",
+        branch="ingest-retrain_x-manual__2026",
+        report="_reports/retrain_x-manual__2026/validation.json",
+    )
+    job = {"result": {"run_id": "r1", "experiment_id": "7", "commit": "c0ffee"}}
+    assert L.task_links((L.LAKEFS_COMMIT, L.MLFLOW_RUN), result=job, failed=False, **common) == {
+        L.LAKEFS_COMMIT: "http://lake:8000/repositories/pump-fleet/commits/c0ffee",
+        L.MLFLOW_RUN: "http://mlf:5000/#/experiments/7/runs/r1",
+    }
+    assert L.task_links((L.LAKEFS_BRANCH, L.LAKEFS_DIFF), result=None, failed=True, **common) == {
+        L.LAKEFS_BRANCH: "http://lake:8000/repositories/pump-fleet/objects?ref=ingest-retrain_x-manual__2026",
+        L.LAKEFS_DIFF: "http://lake:8000/repositories/pump-fleet/compare?ref=main&compare=ingest-retrain_x-manual__2026",
+    }
+    report = "path=_reports%2Fretrain_x-manual__2026%2Fvalidation.json"
+    assert L.task_links((L.VALIDATION_REPORT,), result=None, failed=True, **common)[L.VALIDATION_REPORT] == (
+        f"http://lake:8000/repositories/pump-fleet/object?ref=ingest-retrain_x-manual__2026&{report}"
+    )
+    assert L.task_links((L.VALIDATION_REPORT,), result={}, failed=False, **common)[L.VALIDATION_REPORT].endswith(
+        f"object?ref=main&{report}"
+    )
+    model = {"name": "pump fleet", "version": "3"}
+    assert L.task_links((L.MLFLOW_MODEL, L.LAKEFS_COMMIT), result=model, failed=False, **common) == {
+        L.MLFLOW_MODEL: "http://mlf:5000/#/models/pump%20fleet/versions/3"
+    }  # no commit in the result: that link is left out, not broken
+    with pytest.raises(ValueError, match="unknown link"):
+        L.task_links(("Grafana",), result=None, failed=False, **common)

@@ -1,4 +1,8 @@
-"""The failure notifier of the retrain DAGs: the task log always, a webhook when configured.
+"""Alerts of the retrain DAGs: a log line always, a webhook when configured.
+
+* :class:`RetrainFailureNotifier`: a task failed (in the task log).
+* :func:`deadline_missed`: a run was still going at its DAG's deadline (``deadline_minutes``
+  of the dataset); Airflow's DeadlineAlert runs it in the triggerer (in the triggerer log).
 
 Create the Airflow connection ``retrain_alerts`` (type http, host = the webhook URL, e.g. a
 Slack or Teams incoming webhook or an alert manager) to also POST each alert as JSON.
@@ -12,7 +16,7 @@ from typing import Any
 
 from airflow.sdk import BaseHook, BaseNotifier
 
-from ..alerts import payload
+from ..alerts import deadline_payload, payload
 
 log = logging.getLogger(__name__)
 ALERT_CONN = "retrain_alerts"
@@ -44,7 +48,37 @@ class RetrainFailureNotifier(BaseNotifier):
             conn = BaseHook.get_connection(self.conn_id)
         except Exception:  # no webhook configured: the log line above is the alert
             return
-        import requests
+        _post(conn.host or "", alert, self.conn_id)
 
-        resp = requests.post(conn.host or "", json=alert, timeout=10)
-        log.info("alert sent to the %s webhook: HTTP %s", self.conn_id, resp.status_code)
+
+def _post(url: str, alert: dict[str, Any], conn_id: str) -> None:
+    import requests
+
+    resp = requests.post(url, json=alert, timeout=10)
+    log.info("alert sent to the %s webhook: HTTP %s", conn_id, resp.status_code)
+
+
+async def deadline_missed(
+    context: dict[str, Any], dataset: str, limit_minutes: float, conn_id: str = ALERT_CONN
+) -> None:
+    """The DeadlineAlert callback (an AsyncCallback: it runs in the triggerer)."""
+    import asyncio
+
+    from airflow.sdk import conf
+
+    run = context.get("dag_run") or {}
+    alert = deadline_payload(
+        dataset,
+        str(run.get("dag_id", "")),
+        str(run.get("dag_run_id") or run.get("run_id") or ""),
+        limit_minutes,
+        str((context.get("deadline") or {}).get("deadline_time", "")),
+        str(run.get("state", "")),
+        conf.get("api", "base_url"),
+    )
+    log.error("RETRAIN DEADLINE ALERT %s", json.dumps(alert))
+    try:
+        conn = await BaseHook.aget_connection(conn_id)
+    except Exception:  # no webhook configured: the log line above is the alert
+        return
+    await asyncio.to_thread(_post, conn.host or "", alert, conn_id)

@@ -16,6 +16,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from .. import ray_jobs
 from .connections import RAY_CONN, ray_address
+from .links import LinksMixin
 
 
 class RayJobTrigger(BaseTrigger):
@@ -49,13 +50,14 @@ class RayJobTrigger(BaseTrigger):
         yield TriggerEvent({"submission_id": self.submission_id, "status": status})
 
 
-class RayJobOperator(BaseOperator):
+class RayJobOperator(LinksMixin, BaseOperator):
     """Run ``entrypoint`` as a Ray job on the cluster of connection ``ray_conn_id``.
 
     Args:
         entrypoint: the shell command of the job, e.g. ``python -m include.retrain.jobs.smoke``.
         env_vars: extra environment of the job (no secrets: they would show in the Ray dashboard).
         ray_conn_id: Airflow connection whose host is the Ray dashboard / Jobs API URL.
+        links, link_repository: extra links of the task (see :mod:`.links`).
 
     Returns (XCom): ``{"submission_id", "status", "action", "result"}`` where ``result`` is
     what the job printed with :func:`ray_jobs.emit_result`.
@@ -72,9 +74,12 @@ class RayJobOperator(BaseOperator):
         ray_conn_id: str = RAY_CONN,
         entrypoint_num_cpus: float | None = None,
         poll_interval: float = 2.0,
+        links: tuple[str, ...] = (),
+        link_repository: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self._set_links(links, link_repository)
         self.entrypoint = entrypoint
         self.env_vars = env_vars or {}
         self.ray_conn_id = ray_conn_id
@@ -100,6 +105,9 @@ class RayJobOperator(BaseOperator):
         self.defer(trigger=RayJobTrigger(address, sub_id, self.poll_interval), method_name="execute_complete")
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        return self._linked(context, lambda: self._complete(context, event))
+
+    def _complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         sub_id, status = event["submission_id"], event["status"]
         client = ray_jobs.job_client(ray_address(self.ray_conn_id))
         logs = client.get_job_logs(sub_id)

@@ -116,6 +116,7 @@ def evaluate(ds: config_mod.DatasetConfig, commit: str, run_id: str) -> dict[str
             client.log_artifact(run_id, str(grid), "evaluation")
     out["misclassified"] = len(wrong)
     out["champion_version"] = champ_version
+    out["run_id"], out["experiment_id"] = run_id, client.get_run(run_id).info.experiment_id
     return out
 
 

@@ -221,6 +221,7 @@ def tune_and_log(
         )
         result = {
             "run_id": parent.info.run_id,
+            "commit": commit,
             "experiment_id": parent.info.experiment_id,
             "best_config": hp,
             "trials": len(results),
