@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Idempotent setup: the Python venv (from the lock) and the lakeFS binary.
+# Idempotent setup: the Python venv (from the lock), lakeFS and the docker/ validators built from
+# their Go modules, and Debian's Chromium for the browser tests.
 # Heavy artefacts live in a cache outside the clone, keyed by what they are
 # built from, so a second clone on the same machine reuses them:
 #   $RETRAIN_CACHE/venvs/<hash of lock + python>/   (the venv; .venv links here)
 #   $RETRAIN_CACHE/lakefs/lakefs-<version>          (built from its Go module)
+#   $RETRAIN_CACHE/tools/<tool>-<hash of its go.mod> (kubeconform, compose-check)
 #   $RETRAIN_CACHE/gomod, ~/.cache/pip, ~/.cache/go-build
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,23 +39,42 @@ else
 fi
 ln -sfn "$venv" .venv
 
-# --- lakeFS --------------------------------------------------------------------
-lakefs_version=$(tr -d ' \n' < tools/lakefs/LAKEFS_VERSION)
-lakefs_bin="$CACHE/lakefs/lakefs-$lakefs_version"
-if [ ! -x "$lakefs_bin" ]; then
-  command -v go >/dev/null || { echo "error: Go is needed to build lakeFS $lakefs_version (install Go >= 1.26)" >&2; exit 1; }
-  step "lakeFS $lakefs_version: building from its Go module (first run: a few minutes)"
-  mkdir -p "$CACHE/lakefs"
-  (cd tools/lakefs && \
+# --- Go tools: lakeFS, and the static validators of docker/ -------------------------
+# Each builds from a tools module of ours (tools/<name>/go.mod pins the version), cached by the
+# hash of that go.mod + go.sum, so a pin change rebuilds and nothing else does.
+go_tool() {  # go_tool <name> <package> <output path> [ldflags]
+  local name=$1 pkg=$2 out=$3 ldflags=${4:-}
+  if [ -x "$out" ]; then echo "$name: cached ($out)"; return; fi
+  command -v go >/dev/null || { echo "error: Go is needed to build $name (install Go >= 1.26)" >&2; exit 1; }
+  step "$name: building from its Go module (first run: a few minutes for lakeFS, seconds for the others)"
+  mkdir -p "$(dirname "$out")"
+  (cd "tools/$name" && \
     GOMODCACHE="$CACHE/gomod" GOFLAGS=-mod=mod GONOSUMDB=github.com/treeverse CGO_ENABLED=0 \
-    go build -trimpath \
-      -ldflags "-s -w -X github.com/treeverse/lakefs/pkg/version.Version=$lakefs_version" \
-      -o "$lakefs_bin.tmp" github.com/treeverse/lakefs/cmd/lakefs)
-  mv "$lakefs_bin.tmp" "$lakefs_bin"
-else
-  echo "lakeFS: cached ($lakefs_bin)"
-fi
+    go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg")
+  mv "$out.tmp" "$out"
+}
+tool_key() { cat "tools/$1/go.mod" "tools/$1/go.sum" 2>/dev/null | sha256sum | cut -c1-12; }
+
+lakefs_version=$(tr -d ' \n' < tools/lakefs/LAKEFS_VERSION)
+go_tool lakefs github.com/treeverse/lakefs/cmd/lakefs "$CACHE/lakefs/lakefs-$lakefs_version" \
+  "-X github.com/treeverse/lakefs/pkg/version.Version=$lakefs_version"
+go_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform \
+  "$CACHE/tools/kubeconform-$(tool_key kubeconform)"
+go_tool compose-check . "$CACHE/tools/compose-check-$(tool_key compose-check)"
 mkdir -p .local/bin
-ln -sfn "$lakefs_bin" .local/bin/lakefs
+ln -sfn "$CACHE/lakefs/lakefs-$lakefs_version" .local/bin/lakefs
+ln -sfn "$CACHE/tools/kubeconform-$(tool_key kubeconform)" .local/bin/kubeconform
+ln -sfn "$CACHE/tools/compose-check-$(tool_key compose-check)" .local/bin/compose-check
 .local/bin/lakefs --version
+
+# --- Chromium for the browser tests (Debian's package) ------------------------------------
+if [ ! -x "${RETRAIN_CHROMIUM:-/usr/bin/chromium}" ]; then
+  step "Chromium: installing Debian's chromium package (browser tests)"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  if ! $sudo apt-get install -y --no-install-recommends chromium; then
+    $sudo apt-get update -qq && $sudo apt-get install -y --no-install-recommends chromium
+  fi
+else
+  echo "Chromium: ${RETRAIN_CHROMIUM:-/usr/bin/chromium}"
+fi
 echo "setup done"
