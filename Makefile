@@ -4,7 +4,7 @@ PY := .venv/bin/python
 STACK := PYTHONPATH=$(CURDIR) $(PY) -m include.retrain.stack
 
 
-.PHONY: help setup up down status run smoke test test-unit lint lock clean
+.PHONY: help setup up down status run smoke reproduce test test-unit lint lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,12 +27,16 @@ run: up  ## setup + up + nightly retraining of 3 generated dates, then print the
 smoke: up  ## setup + up + the platform smoke DAG (one object through every service)
 	@$(STACK) smoke
 
-test: setup  ## lint, then every test layer (unit, dags, integration, e2e) against real services
+reproduce: up  ## reproduce a registered model with DVC: make reproduce MODEL=pump_fleet VERSION=2
+	@test -n "$(MODEL)" -a -n "$(VERSION)" || { echo "usage: make reproduce MODEL=<name> VERSION=<n>" >&2; exit 2; }
+	@$(STACK) reproduce --model $(MODEL) --version $(VERSION)
+
+test: setup  ## lint, then every test layer (unit, dags, static, integration, e2e) against real services
 	@$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy
 	@PYTHONPATH=$(CURDIR) $(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: setup  ## only the fast layers (no services)
-	@PYTHONPATH=$(CURDIR) $(PY) -m pytest -m "unit or dags" $(PYTEST_ARGS)
+	@PYTHONPATH=$(CURDIR) $(PY) -m pytest -m "unit or dags or static" $(PYTEST_ARGS)
 
 lint: setup  ## ruff + mypy
 	@$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy

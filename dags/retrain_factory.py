@@ -86,7 +86,7 @@ def _params(cfg: config.DatasetConfig) -> dict[str, Param]:
             type="number",
             minimum=0.0,
             maximum=0.9,
-            description="Testing knob: randomise this fraction of training labels.",
+            description="Testing knob: mislabel this fraction of training labels (each moved to the next class).",
         ),
     }
 

@@ -53,7 +53,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if parts and parts[0] in _LAYERS:
             item.add_marker(getattr(pytest.mark, parts[0]))
     # The teardown checks run after everything else that uses the session stack.
-    items.sort(key=lambda it: it.get_closest_marker("stack_teardown") is not None)
+    # Then the scans of what the whole session left behind; the teardown checks last of all.
+    items.sort(
+        key=lambda it: (it.get_closest_marker("stack_teardown") is not None, bool(it.get_closest_marker("scan_late")))
+    )
 
 
 def new_stack_config(state_dir: Path | None = None, **port_overrides: int) -> StackConfig:

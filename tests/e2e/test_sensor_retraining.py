@@ -6,9 +6,12 @@ deliberately worse candidate must each leave it alone.
 
 from __future__ import annotations
 
+import email
 import json
+import socketserver
 import threading
 import time
+from email.header import decode_header, make_header
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
 
@@ -128,8 +131,58 @@ def alert_webhook(stack):
     server.shutdown()
 
 
+@pytest.fixture
+def alert_mailbox(stack):
+    """A plain SMTP listener (no TLS, no auth) registered as ``retrain_alerts_smtp``; yields the mails."""
+    received: list[str] = []
+
+    class Smtp(socketserver.StreamRequestHandler):
+        def handle(self):
+            self.wfile.write(b"220 localhost ESMTP\r\n")
+            data, lines = False, []
+            while line := self.rfile.readline():
+                if data:
+                    if line.rstrip(b"\r\n") == b".":
+                        received.append(b"".join(lines).decode(errors="replace"))
+                        data, lines = False, []
+                        self.wfile.write(b"250 queued\r\n")
+                    else:
+                        lines.append(line)
+                    continue
+                verb = line[:4].upper()
+                if verb == b"EHLO":
+                    self.wfile.write(b"250-localhost\r\n250 8BITMIME\r\n")
+                elif verb == b"DATA":
+                    data = True
+                    self.wfile.write(b"354 end with .\r\n")
+                elif verb == b"QUIT":
+                    self.wfile.write(b"221 bye\r\n")
+                    return
+                else:
+                    self.wfile.write(b"250 ok\r\n")
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Smtp)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    api = stack.airflow_api()
+    extra = {"disable_ssl": True, "disable_tls": True, "from_email": "retrain@localhost", "to": "oncall@example.com"}
+    api.upsert(
+        "connections",
+        "connection_id",
+        {
+            "connection_id": "retrain_alerts_smtp",
+            "conn_type": "smtp",
+            "host": "127.0.0.1",
+            "port": server.server_address[1],
+            "extra": json.dumps(extra),
+        },
+    )
+    yield received
+    api.request("DELETE", "connections/retrain_alerts_smtp", ok=(204, 404))
+    server.shutdown()
+
+
 def test_bad_batch_fails_at_validation_and_leaves_main_and_champion(
-    stack, three_nights, clt, repo, mlflow_client, alert_webhook
+    stack, three_nights, clt, repo, mlflow_client, alert_webhook, alert_mailbox
 ):
     head, champion = main_head(repo), champion_of(mlflow_client, DS).version
     date = "2026-11-04"
@@ -159,6 +212,11 @@ def test_bad_batch_fails_at_validation_and_leaves_main_and_champion(
     alerts = [a for a in alert_webhook if a["run_id"] == run["dag_run_id"] and a["kind"] == "failure"]
     assert len(alerts) == 1 and alerts[0]["task_id"] == "validate" and alerts[0]["dataset"] == DS.name
     assert "validation failed" in alerts[0]["reason"] and alerts[0]["link"].endswith("/tasks/validate")
+    mails = [email.message_from_string(m) for m in alert_mailbox]
+    (mail,) = [m for m in mails if "failed at validate" in str(make_header(decode_header(m["Subject"])))]
+    assert mail["To"] == "oncall@example.com"  # the same alert, by mail through the SMTP provider
+    body = "".join(p.get_payload(decode=True).decode() for p in mail.walk() if not p.is_multipart())
+    assert run["dag_run_id"] in body and "bad-truncated.parquet" in body
 
 
 def test_rerun_of_a_date_makes_no_commit_and_no_version(stack, three_nights, repo, mlflow_client):

@@ -82,3 +82,15 @@ def test_fault_signatures_are_physical():
     assert rms.loc["misalignment", "vibration_z"] > 2 * rms.loc["normal", "vibration_z"]  # 2x axial
     temp = df.groupby("label")["temperature"].mean()
     assert temp["bearing_fault"] > temp["normal"] + 5  # a warm bearing
+
+
+def test_label_noise_moves_a_seeded_fraction_to_the_next_class():
+    import numpy as np
+
+    from include.retrain.training import noisy_labels
+
+    y = np.zeros(1000, dtype=np.int64)
+    noisy = noisy_labels(y, 0.3, 4, seed=7)
+    assert set(np.unique(noisy)) == {0, 1} and 250 < int(noisy.sum()) < 350
+    assert (noisy_labels(y, 0.3, 4, seed=7) == noisy).all() and (y == 0).all()  # seeded, input untouched
+    assert (noisy_labels(y, 0.0, 4, seed=7) == y).all()

@@ -110,3 +110,14 @@ def test_deadline_alert_names_the_run_and_its_limit():
         "retrain_pump_fleet run scheduled__2026-11-01 exceeded its 90 min deadline (dataset pump_fleet, running)"
     )
     assert a["link"] == "http://h/dags/retrain_pump_fleet/runs/scheduled__2026-11-01"
+
+
+def test_reproduced_metrics_are_compared_within_the_tolerance():
+    from include.retrain.repro import compare_metrics
+
+    lines = compare_metrics({"holdout_accuracy": 0.95, "holdout_macro_f1": 0.9}, {"holdout_accuracy": 0.93}, 0.05)
+    assert lines == [
+        "ok      holdout_accuracy: registered 0.9500, reproduced 0.9300",
+        "DIFFERS holdout_macro_f1: registered 0.9000, reproduced missing",
+    ]
+    assert compare_metrics({"holdout_accuracy": 1.0}, {"holdout_accuracy": 0.9}, 0.05)[0].startswith("DIFFERS")

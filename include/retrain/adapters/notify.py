@@ -5,7 +5,9 @@
   of the dataset); Airflow's DeadlineAlert runs it in the triggerer (in the triggerer log).
 
 Create the Airflow connection ``retrain_alerts`` (type http, host = the webhook URL, e.g. a
-Slack or Teams incoming webhook or an alert manager) to also POST each alert as JSON.
+Slack or Teams incoming webhook or an alert manager) to also POST each alert as JSON, and
+``retrain_alerts_smtp`` (type smtp; extra ``{"from_email": ..., "to": "a@x, b@y"}``) to also mail
+each failure through the SMTP provider.
 """
 
 from __future__ import annotations
@@ -20,15 +22,17 @@ from ..alerts import deadline_payload, payload
 
 log = logging.getLogger(__name__)
 ALERT_CONN = "retrain_alerts"
+MAIL_CONN = "retrain_alerts_smtp"
 
 
 class RetrainFailureNotifier(BaseNotifier):
     """Alert with the dataset, run, failing task, reason and a link to the task."""
 
-    def __init__(self, dataset: str, conn_id: str = ALERT_CONN) -> None:
+    def __init__(self, dataset: str, conn_id: str = ALERT_CONN, mail_conn_id: str = MAIL_CONN) -> None:
         super().__init__()
         self.dataset = dataset
         self.conn_id = conn_id
+        self.mail_conn_id = mail_conn_id
 
     def notify(self, context: Any) -> None:
         from airflow.sdk import conf
@@ -46,9 +50,32 @@ class RetrainFailureNotifier(BaseNotifier):
         log.error("RETRAIN ALERT %s", json.dumps(alert))
         try:
             conn = BaseHook.get_connection(self.conn_id)
-        except Exception:  # no webhook configured: the log line above is the alert
+        except Exception:  # no webhook configured
+            conn = None
+        if conn is not None:
+            _post(conn.host or "", alert, self.conn_id)
+        try:
+            mail = BaseHook.get_connection(self.mail_conn_id)
+        except Exception:  # no mail configured: the log line (and the webhook) are the alert
             return
-        _post(conn.host or "", alert, self.conn_id)
+        _mail(mail, alert)
+
+
+def _mail(conn: Any, alert: dict[str, Any]) -> None:
+    """Send the alert through the SMTP provider; recipients in the connection's extra ``to``."""
+    from html import escape
+
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    to = conn.extra_dejson.get("to")
+    if not to:
+        log.warning("connection %s has no 'to' in its extra: no mail sent", conn.conn_id)
+        return
+    body = f'<p>{escape(alert["summary"])}</p><p><a href="{escape(alert["link"])}">{escape(alert["link"])}</a></p>'
+    body += f"<pre>{escape(json.dumps(alert, indent=2))}</pre>"
+    with SmtpHook(smtp_conn_id=conn.conn_id) as hook:
+        hook.send_email_smtp(to=to, subject=f"[retrain] {alert['summary'][:150]}", html_content=body)
+    log.info("alert mailed to %s through %s", to, conn.conn_id)
 
 
 def _post(url: str, alert: dict[str, Any], conn_id: str) -> None:

@@ -16,10 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .. import config as config_mod
-from .. import data, features, tuning
+from .. import data, features, training, tuning
 from ..ray_jobs import emit_result
 
 SELECT_METRIC = {"holdout_accuracy": "val_accuracy", "holdout_macro_f1": "val_macro_f1"}
@@ -31,13 +29,9 @@ def train_trial(hp: dict[str, Any], arrays: dict[str, Any]) -> None:
     import torch
     from ray import tune
 
-    from .. import metrics, models
-
     torch.set_num_threads(max(1, int(arrays["cpus_per_trial"])))
-    torch.manual_seed(int(hp["seed"]))
     labels = arrays["labels"]
-    model = models.build(hp, arrays["train_x"].shape[1:], len(labels), arrays["mean"], arrays["std"])
-    opt = torch.optim.Adam(model.parameters(), lr=float(hp["lr"]))
+    model, opt = training.new_model(hp, arrays["train_x"], len(labels), arrays["mean"], arrays["std"])
     client = mlflow.MlflowClient()
     start, child = 0, None
     ckpt = tune.get_checkpoint()
@@ -57,29 +51,18 @@ def train_trial(hp: dict[str, Any], arrays: dict[str, Any]) -> None:
         child = run.info.run_id
         for k, v in hp.items():
             client.log_param(child, k, v)
-    x, y = torch.as_tensor(arrays["train_x"]), torch.as_tensor(arrays["train_y"])
-    gen = torch.Generator().manual_seed(int(hp["seed"]))
-    loss_fn = torch.nn.CrossEntropyLoss()
-    for epoch in range(start, int(arrays["max_epochs"])):
-        model.train()
-        order = torch.randperm(len(y), generator=gen)
-        total = 0.0
-        for i in range(0, len(order), int(hp["batch_size"])):
-            idx = order[i : i + int(hp["batch_size"])]
-            xb = models.augment(x[idx], arrays["augment"], gen) if arrays["augment"] else x[idx]
-            opt.zero_grad()
-            loss = loss_fn(model(xb), y[idx])
-            loss.backward()
-            opt.step()
-            total += float(loss) * len(idx)
-        pred = models.predict(model, arrays["val_x"])
-        m = metrics.summary(arrays["val_y"], pred, labels)
-        report = {
-            "train_loss": total / len(y),
-            "val_accuracy": m["accuracy"],
-            "val_macro_f1": m["macro_f1"],
-            "epoch": epoch + 1,
-        }
+    for report in training.epochs(
+        model,
+        opt,
+        (arrays["train_x"], arrays["train_y"]),
+        (arrays["val_x"], arrays["val_y"]),
+        labels,
+        hp,
+        arrays["augment"],
+        start,
+        int(arrays["max_epochs"]),
+    ):
+        epoch = int(report["epoch"]) - 1
         client.log_batch(
             child,
             metrics=[
@@ -121,13 +104,8 @@ def tune_and_log(
     train, val = splits["train"], splits["val"]
     if len(train) == 0 or len(val) == 0:
         raise SystemExit(f"not enough data at {commit[:12]}: {len(train)} train and {len(val)} val samples")
-    train_y = train.y.copy()
-    if train_label_noise > 0:
-        # testing knob: systematic mislabelling (each noisy label moved to the next class) makes a
-        # deliberately worse candidate; the holdout stays clean
-        rng = np.random.default_rng(seed)
-        flip = rng.random(len(train_y)) < train_label_noise
-        train_y[flip] = (train_y[flip] + 1) % len(ds.labels)
+    # testing knob: systematic mislabelling makes a deliberately worse candidate; the holdout stays clean
+    train_y = training.noisy_labels(train.y, train_label_noise, len(ds.labels), seed)
     mean, std = features.channel_stats(train.x)
     print(
         f"data {ds.repository}@{commit[:12]}: "
@@ -211,6 +189,8 @@ def tune_and_log(
         model.eval()
         best_metrics = {f"best_{k}": float((best.metrics or {})[k]) for k in ("val_accuracy", "val_macro_f1")}
         mlflow.log_params({f"best_{k}": v for k, v in hp.items()})
+        # what a reproduction needs beyond the hyperparameters (make reproduce, dvc.yaml)
+        mlflow.log_params({"seed": seed, "best_epoch": int(state["epoch"]) + 1})
         mlflow.log_metrics(best_metrics)
         mlflow.set_tag("best_trial_run_id", state["mlflow_run_id"])
         mlflow.pytorch.log_model(

@@ -1,4 +1,4 @@
-"""Command line of the local stack: ``python -m include.retrain.stack {up,down,status,run}``."""
+"""Command line of the local stack: ``python -m include.retrain.stack {up,down,status,run,smoke,reproduce}``."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--dates", nargs="+", metavar="YYYY-MM-DD", help="partitions to run (default: last 3 days)")
     smoke = sub.add_parser("smoke", help="run the platform smoke DAG (one object through every service)")
     smoke.add_argument("--date", help="partition date YYYY-MM-DD (default: today, UTC)")
+    repro = sub.add_parser("reproduce", help="reproduce a registered model with DVC (dvc.yaml) and compare metrics")
+    repro.add_argument("--model", required=True, help="registered model name, e.g. pump_fleet")
+    repro.add_argument("--version", required=True, help="model version number")
     args = parser.parse_args(argv)
 
     try:
@@ -38,10 +41,14 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "status":
             stack.print_status()
             return 0 if stack.is_up() else 1
-        elif args.command in ("run", "smoke"):
+        elif args.command in ("run", "smoke", "reproduce"):
             if not stack.is_up():
                 print("error: the stack is not up; run `make up` first", file=sys.stderr)
                 return 2
+            if args.command == "reproduce":
+                from ..repro import reproduce
+
+                return reproduce(stack.repro_env(), args.model, args.version, stack.config.root)
             if args.command == "smoke":
                 from ..smoke import run_smoke
 

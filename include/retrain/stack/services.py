@@ -286,6 +286,19 @@ class Stack:
             "GX_ANALYTICS_ENABLED": "false",
         }
 
+    def repro_env(self) -> dict[str, str]:
+        """The environment of a DVC reproduction (make reproduce): this stack's lakeFS and MLflow."""
+        keep = (
+            "LAKECTL_SERVER_ENDPOINT_URL",
+            "LAKECTL_CREDENTIALS_ACCESS_KEY_ID",
+            "LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY",
+        )
+        env = {**os.environ, **{k: v for k, v in self.ray_cluster_env().items() if k in keep}}
+        env["MLFLOW_TRACKING_URI"] = self.config.url("mlflow")
+        env["PYTHONPATH"] = str(self.config.root)
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        return env
+
     def _airflow_component_ok(self, component: str) -> Callable[[], bool]:
         url = self.config.url("airflow") + "/api/v2/monitor/health"
 

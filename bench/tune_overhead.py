@@ -1,0 +1,104 @@
+"""Ray Tune overhead and the speed-up of parallel trials, on the same trial code as production.
+
+1. plain: ``training.epochs`` in this process (the loop every Tune trial runs), one thread;
+2. tune x1: the same trial through ``tune.Tuner`` on a local Ray (1 CPU a trial), one trial;
+3. tune 2 seq / tune 2 par: two trials one after the other (max_concurrent_trials=1) vs at once.
+
+    .venv/bin/python bench/tune_overhead.py [--epochs 6] [--assets 24]
+
+Figures: Tune overhead = tune x1 / plain - 1 (goal <= 10%); 2-trial speed-up = seq / par (goal >= 1.7x).
+No MLflow, no lakeFS: data comes from the generator in memory, so only Tune is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pandas as pd
+
+from include.retrain import config, features, generate, training
+
+HP = {"lr": 1e-3, "width": 16, "depth": 2, "dropout": 0.1, "batch_size": 64, "seed": 0}
+
+
+def arrays(assets: int) -> dict:
+    ds = config.get("pump_fleet")
+    assert ds.sensor is not None
+    files = generate.sensor_partition(ds, "2026-10-01", assets=assets)
+    df = pd.concat([pd.read_parquet(io.BytesIO(f.body)) for f in files], ignore_index=True)
+    s = features.split(features.sensor_windows(df, ds.sensor))
+    mean, std = features.channel_stats(s["train"].x)
+    return {
+        "train": (s["train"].x, s["train"].y),
+        "val": (s["val"].x, s["val"].y),
+        "labels": ds.labels,
+        "mean": mean,
+        "std": std,
+    }
+
+
+def trial(hp: dict, data: dict, epochs: int, report=None) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    model, opt = training.new_model(hp, data["train"][0], len(data["labels"]), data["mean"], data["std"])
+    for r in training.epochs(model, opt, data["train"], data["val"], data["labels"], hp, {}, 0, epochs):
+        if report:
+            report(r)
+
+
+def tune_run(data: dict, epochs: int, seeds: list[int], concurrent: int) -> float:
+    from ray import tune
+
+    def trainable(config: dict) -> None:
+        trial(config, data_ref, epochs, report=tune.report)
+
+    data_ref = data
+    tuner = tune.Tuner(
+        tune.with_resources(trainable, {"cpu": 1}),
+        param_space={**HP, "seed": tune.grid_search(seeds)},
+        tune_config=tune.TuneConfig(max_concurrent_trials=concurrent),
+        run_config=tune.RunConfig(storage_path=str(Path("/tmp") / f"bench-tune-{os.getpid()}"), verbose=0),
+    )
+    t0 = time.perf_counter()
+    results = tuner.fit()
+    elapsed = time.perf_counter() - t0
+    assert results.num_errors == 0, results.errors
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--assets", type=int, default=24)
+    args = parser.parse_args()
+    import ray
+
+    data = arrays(args.assets)
+    print(f"{len(data['train'][1])} train windows, {args.epochs} epochs a trial")
+    t0 = time.perf_counter()
+    trial(HP, data, args.epochs)
+    plain = time.perf_counter() - t0
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    tune_run(data, 1, [0], 1)  # warm-up: workers, imports
+    one = tune_run(data, args.epochs, [0], 1)
+    seq = tune_run(data, args.epochs, [0, 1], 1)
+    par = tune_run(data, args.epochs, [0, 1], 2)
+    ray.shutdown()
+    print(f"plain loop        {plain:6.2f}s")
+    print(f"tune, 1 trial     {one:6.2f}s")
+    print(f"tune, 2 in series {seq:6.2f}s")
+    print(f"tune, 2 parallel  {par:6.2f}s")
+    print(f"Tune overhead = {one / plain - 1:.1%} [goal <= 10%]")
+    print(f"2-trial speed-up on 2 cores = {seq / par:.2f}x [goal >= 1.7x]")
+
+
+if __name__ == "__main__":
+    main()

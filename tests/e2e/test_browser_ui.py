@@ -1,0 +1,167 @@
+"""The Airflow UI in headless Chromium (Debian's), against the real api-server of the session stack.
+
+A data engineer's clicks: the trigger form shows our params, a backfill is created from the
+form, and a finished run's task shows its lakeFS and MLflow links. Screenshots of each step
+are kept in test-artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from include.retrain import links as L
+from include.retrain import nightly
+from tests.conftest import ARTIFACTS
+from tests.e2e.conftest import CAST
+
+SHOTS = ARTIFACTS / "browser"
+CHROMIUM = os.environ.get("RETRAIN_CHROMIUM", "/usr/bin/chromium")
+# As root in a sandbox without a network: no setuid sandbox, no calls home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def page(stack, tmp_path_factory) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: `make setup` installs Debian's chromium package")
+    shutil.rmtree(SHOTS, ignore_errors=True)
+    SHOTS.mkdir(parents=True)
+    stack.airflow_api().wait_for_dag(CAST.dag_id)  # parsed, so the UI can show it
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.set_default_timeout(30_000)
+        pg = context.new_page()
+        pg.goto(f"{stack.config.url('airflow')}/dags/{CAST.dag_id}")
+        pg.locator("input[name=username]").fill(stack.creds.airflow_username)
+        pg.locator("input[name=password]").fill(stack.creds.airflow_password)
+        pg.get_by_role("button", name="Sign in").click()
+        pg.wait_for_url(f"**/dags/{CAST.dag_id}**")
+        yield pg
+        context.close()
+        browser.close()
+
+
+def _shot(pg: Any, name: str) -> None:
+    pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _open_trigger_form(stack, pg: Any) -> Any:
+    pg.goto(f"{stack.config.url('airflow')}/dags/{CAST.dag_id}")
+    pg.wait_for_load_state("networkidle")
+    pg.get_by_role("button", name="Trigger").first.click()
+    dialog = pg.get_by_role("dialog")
+    dialog.get_by_text("Run Parameters").wait_for()
+    return dialog
+
+
+def test_trigger_form_shows_every_param_with_its_description(stack, page):
+    dialog = _open_trigger_form(stack, page)
+    _shot(page, "01-trigger-form")
+    text = dialog.inner_text()
+    for name, description in (
+        ("force_retrain", "Train even when nothing new was merged."),
+        ("force_promote", "Promote even if the gate fails; recorded as an override on the version."),
+        ("num_samples", f"Ray Tune trials (default {CAST.tune.num_samples})."),
+        ("max_epochs", f"Epochs per trial (default {CAST.tune.max_epochs})."),
+        ("gpus_per_trial", "GPUs per trial, fractional allowed"),
+        ("drift_threshold", "PSI above which a feature counts as drifted"),
+        ("ingest_only", "Ingest, validate and publish only"),
+    ):
+        assert name in text and description in text, name
+        assert dialog.locator(f"input[name=element_{name}]").count() == 1, f"no input for {name}"
+    assert dialog.locator("input[name=element_drift_threshold]").input_value() == "0.2"  # the default
+    page.keyboard.press("Escape")
+
+
+def _pick(dialog: Any, label: str, date: str, hhmm: str) -> None:
+    """Fill one of the backfill form's date-time pickers (a popover with date and time inputs)."""
+    field = dialog.get_by_role("group").filter(has=dialog.page.get_by_text(label, exact=True))
+    field.get_by_test_id("datetime-input").click()
+    popover = dialog.page.locator("[data-part=content][data-state=open]").last
+    popover.get_by_placeholder("YYYY/MM/DD").fill(date.replace("-", "/"))
+    popover.get_by_placeholder("HH:mm").fill(hhmm)
+    popover.get_by_placeholder("HH:mm").press("Enter")
+    dialog.get_by_text("Date Range", exact=True).click()  # closes the popover
+
+
+def test_a_backfill_created_from_the_ui_runs_its_dates(stack, page):
+    dates = ["2026-10-08", "2026-10-09"]
+    for date in dates:
+        nightly.seed(stack, CAST, date, per_class=4)
+    api = stack.airflow_api()
+    before = {b["id"] for b in api.request("GET", "backfills", params={"dag_id": CAST.dag_id}).json()["backfills"]}
+    dialog = _open_trigger_form(stack, page)
+    dialog.get_by_text("Backfill", exact=True).click()
+    _pick(dialog, "From", dates[0], "00:00")
+    _pick(dialog, "To", dates[-1], "23:59")
+    dialog.locator("input[name=max_active_runs]").fill("2")
+    # Airflow 3.3's form sends the params of a backfill only with this box ticked
+    dialog.get_by_text("Override parameters on existing runs", exact=True).click()
+    dialog.locator("label:has(input[name=element_ingest_only])").click()  # a switch: its input is hidden
+    assert dialog.locator("input[name=element_ingest_only]").is_checked()
+    dialog.get_by_text("2 runs will be triggered.").wait_for()  # the form's own dry run
+    _shot(page, "02-backfill-form")
+    dialog.get_by_role("button", name="Run Backfill").click()
+    page.get_by_text("Backfill generated").first.wait_for()
+    _shot(page, "03-backfill-created")
+
+    (backfill,) = [
+        b
+        for b in api.request("GET", "backfills", params={"dag_id": CAST.dag_id}).json()["backfills"]
+        if b["id"] not in before
+    ]
+    assert backfill["max_active_runs"] == 2
+    deadline = time.monotonic() + 600
+    while True:
+        runs = [r for r in api.runs(CAST.dag_id, run_type="backfill") if r["logical_date"][:10] in dates]
+        if len(runs) == 2 and all(r["state"] in ("success", "failed") for r in runs):
+            break
+        assert time.monotonic() < deadline, f"UI backfill still going: {[(r['run_id'], r['state']) for r in runs]}"
+        time.sleep(2)
+    assert [r["state"] for r in runs] == ["success", "success"]
+    for r in runs:
+        assert r["conf"]["ingest_only"] is True  # the switch flipped in the form
+        summary = api.xcom(CAST.dag_id, r["dag_run_id"], "summarize")
+        assert summary["date"] == r["logical_date"][:10] and summary["new_data"] is True
+        assert summary["training"]["reason"].startswith("ingest_only")
+
+
+def test_a_finished_run_links_to_its_lakefs_commit_and_mlflow_model(stack, page, cast_nights):
+    night = cast_nights[-1]
+    base = f"{stack.config.url('airflow')}/dags/{CAST.dag_id}/runs/{quote(night['run_id'], safe='')}/tasks"
+    expected = {
+        "publish_data": (
+            L.LAKEFS_COMMIT,
+            L.lakefs_commit(stack.config.url("lakefs"), CAST.repository, night["commit"]),
+        ),
+        night["gate"]["decision"]: (
+            L.MLFLOW_MODEL,
+            L.mlflow_model(stack.config.url("mlflow"), CAST.model_name, night["model"]["version"]),
+        ),
+    }
+    for task_id, (name, url) in expected.items():
+        page.goto(f"{base}/{task_id}")
+        page.get_by_text("Details", exact=True).click()  # the task instance tab
+        link = page.get_by_role("link", name=name, exact=True)
+        link.wait_for()
+        _shot(page, f"04-links-{task_id}")
+        assert link.get_attribute("href") == url
