@@ -20,6 +20,9 @@ from .config import HOST, PORTS, StackConfig, port_is_free
 from .credentials import FILE_NAME as CREDENTIALS_FILE
 from .credentials import Credentials, load_or_create
 
+# The local Ray binds only to loopback (see ray_cluster_env); token auth is for clusters (README).
+RAY_AUTH_MODE = "disabled"
+
 
 class StackError(RuntimeError):
     """The stack could not be brought up; the message says why and what to do."""
@@ -113,8 +116,12 @@ class Stack:
             "AIRFLOW__API_AUTH__JWT_SECRET": self.creds.airflow_jwt_secret,
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "20",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            # The next task of a run is queued up to one idle sleep after the last ended: 1 s by
+            # default, i.e. most of a no-change night's cost on this small stack.
+            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25",
             "RETRAIN_STATE_DIR": str(self.state),
             "GX_ANALYTICS_ENABLED": "false",
+            "RAY_AUTH_MODE": RAY_AUTH_MODE,
         }
         # Postgres (or any other metadata DB) when the user configured one; SQLite otherwise.
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = os.environ.get(
@@ -278,6 +285,9 @@ class Stack:
             # Linux Ray replaces a loopback node IP with the routable one and binds GCS, raylet and
             # agents to all interfaces; this (meant for single-node Windows/macOS) keeps all on 127.0.0.1.
             "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+            # Explicit: Ray 2.60 turns token auth on by itself when ~/.ray/auth_token exists (any
+            # earlier `ray.init()` on the machine writes one), and our clients would then get 401.
+            "RAY_AUTH_MODE": RAY_AUTH_MODE,
             "LAKECTL_SERVER_ENDPOINT_URL": self.config.url("lakefs"),
             "LAKECTL_CREDENTIALS_ACCESS_KEY_ID": self.creds.lakefs_access_key_id,
             "LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY": self.creds.lakefs_secret_access_key,
