@@ -69,6 +69,8 @@ class ImageSpec(_Strict):
 
 class Validation(_Strict):
     max_bad_fraction: float = Field(default=0.0, ge=0.0, le=1.0)
+    # a landing object larger than this is rejected at ingest (never copied), like an unsafe key
+    max_file_mb: float = Field(default=512.0, gt=0)
     # sensor checks
     min_channel_std: float = Field(default=1e-4, ge=0.0)
     ranges: dict[str, tuple[float, float]] = Field(default_factory=dict)

@@ -75,6 +75,12 @@ def unsafe_key_reason(key: str) -> str | None:
     return None
 
 
+def oversize_reason(size: int, max_bytes: int | None) -> str | None:
+    if max_bytes is not None and size > max_bytes:
+        return f"object is {size / 2**20:.1f} MiB, above validation.max_file_mb ({max_bytes / 2**20:g} MiB)"
+    return None
+
+
 def lakefs_gateway(endpoint: LakeFSEndpoint) -> Any:
     """A boto3 client of lakeFS's S3 gateway (bucket = repository, key = <ref>/<path>)."""
     import boto3
@@ -112,8 +118,12 @@ def ingest_partition(
     repository: str,
     branch_name: str,
     workers: int = 8,
+    max_bytes: int | None = None,
 ) -> IngestResult:
-    """Copy partition ``dt=<date>`` of the landing prefix into ``branch_name`` (created from main)."""
+    """Copy partition ``dt=<date>`` of the landing prefix into ``branch_name`` (created from main).
+
+    Objects with an unsafe key or larger than ``max_bytes`` are rejected (listed with the reason,
+    left in the landing zone, never copied)."""
     from boto3.s3.transfer import TransferConfig
 
     t0 = time.monotonic()
@@ -132,7 +142,7 @@ def ingest_partition(
     }
     todo = []
     for obj in objects:
-        reason = unsafe_key_reason(obj.key)
+        reason = unsafe_key_reason(obj.key) or oversize_reason(obj.size, max_bytes)
         if reason:
             result.rejected[obj.key] = reason
         elif on_main.get(target_path(landing_prefix, obj.key)) == (obj.size, obj.etag):

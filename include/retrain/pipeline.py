@@ -35,7 +35,14 @@ def ingest(
 ) -> dict[str, Any]:
     branch = lakefs_io.run_branch_name(dag_id, run_id)
     result: IngestResult = ingest_partition(
-        landing, ds.landing.bucket, ds.landing.prefix, date, endpoint, ds.repository, branch
+        landing,
+        ds.landing.bucket,
+        ds.landing.prefix,
+        date,
+        endpoint,
+        ds.repository,
+        branch,
+        max_bytes=int(ds.validation.max_file_mb * 2**20),
     )
     if result.listed == 0:
         raise EmptyPartition(
