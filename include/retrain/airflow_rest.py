@@ -105,7 +105,15 @@ class AirflowAPI:
             "reprocess_behavior": "none",
             "dag_run_conf": conf or {},
         }
-        return self.request("POST", "backfills/dry_run" if dry_run else "backfills", json=body).json()
+        path = "backfills/dry_run" if dry_run else "backfills"
+        for attempt in range(6):
+            # On SQLite Airflow refuses to create a backfill while the database is busy (503,
+            # "Database is locked"): a transient condition, so try again a few times.
+            resp = self.request("POST", path, json=body, ok=(200, 503))
+            if resp.status_code == 200:
+                return resp.json()
+            time.sleep(2 * (attempt + 1))
+        raise AirflowAPIError(f"POST {path}: {resp.status_code} {resp.text[:300]}")
 
     def runs(self, dag_id: str, run_type: str | None = None) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"limit": 100, "order_by": "logical_date"}
