@@ -70,3 +70,39 @@ def test_lakefs_killed_mid_ingest_then_the_retry_completes_without_duplicates(st
     published = pipeline.publish_data(FAULT, endpoint, retry, report, {"airflow.run_id": run_id})
     on_main = lakefs_io.list_paths(clt, FAULT.repository, published["commit"], f"data/dt={date}/")
     assert len(on_main) == len(files)
+
+
+def test_mlflow_down_at_publish_then_the_retry_leaves_one_version_and_no_dangling_alias(stack, monkeypatch):
+    import mlflow
+    import torch
+    from mlflow import MlflowClient
+
+    from include.retrain import registry
+    from include.retrain.gate import GateDecision
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # fail fast while MLflow is down
+    uri, name = stack.config.url("mlflow"), "fault_model"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("retrain/fault_model")
+    with mlflow.start_run() as run:
+        mlflow.pytorch.log_model(
+            torch.nn.Linear(3, 2), name="model", input_example=torch.zeros(1, 3).numpy(), pip_requirements=["torch"]
+        )
+    client = MlflowClient(uri)
+    decision = GateDecision(True, "promote", "test: beats the floor")
+    lineage = {"lakefs.commit": "c0ffee", "airflow.run_id": "fault__mlflow_down"}
+
+    # A first try that died half-way: the version is registered, no tag and no alias yet ...
+    half = registry.register_candidate(client, name, run.info.run_id)
+    os.killpg(stack.pid("mlflow"), signal.SIGKILL)  # ... because MLflow went down
+    with pytest.raises(Exception):  # noqa: B017 -- whatever the client raises, the task fails and retries
+        registry.publish(uri, name, run.info.run_id, lineage, decision)
+
+    stack.up()  # MLflow back (SQLite backend and artifacts persisted)
+    out = registry.publish(uri, name, run.info.run_id, lineage, decision)  # the task's retry
+    versions = client.search_model_versions(f"name='{name}'")
+    assert [v.version for v in versions] == [half] and out["version"] == half, "a second version was registered"
+    v = client.get_model_version(name, half)
+    assert v.tags["gate.decision"] == "promote" and v.tags["lakefs.commit"] == "c0ffee"
+    for alias in ("champion", "challenger"):  # every alias points at a version that exists
+        assert client.get_model_version_by_alias(name, alias).version == half
