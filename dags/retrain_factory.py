@@ -9,7 +9,9 @@ Write-audit-publish on lakeFS, then a Ray Tune search, a holdout gate and the ML
    branch) and listed in `_reports/`; beyond `max_bad_fraction` the run fails, the branch is kept, main untouched.
 3. **publish_data** -- commit with lineage metadata, merge into `main`, delete the branch. Passes the
    immutable **commit id** on (pool `lakefs_merge` serialises merges).
-4. **decide_training** -- train when new data was merged, no champion exists, or `force_retrain`; else skip.
+4. **check_drift** -- KS and PSI of the data on main the champion has not seen against its training data.
+   **decide_training** -- train when new data was merged, drift was detected, no champion exists, or
+   `force_retrain`; skip when nothing of that holds, or with `ingest_only`.
 5. **train** -- a Ray job (Jobs API, deferrable): Ray Tune with ASHA; every trial an MLflow child run.
 6. **evaluate** -- a Ray job scoring the candidate and the current champion on the same pinned holdout.
 7. **gate** -- `metric >= floor` and no regression beyond `max_regression` (first model: floor only).
@@ -250,7 +252,7 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
         @task(trigger_rule="none_failed_min_one_success")
         def summarize(params: dict[str, Any], ti: Any, dag_run: Any) -> dict[str, Any]:
             from include.retrain import summary
-            from include.retrain.adapters.connections import lakefs_endpoint, mlflow_url
+            from include.retrain.adapters.connections import LAKEFS_CONN, MLFLOW_CONN, ui_url
             from include.retrain.adapters.notes import set_dag_run_note
 
             pull = ti.xcom_pull
@@ -262,7 +264,12 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
             decision = pull(task_ids="gate", key="decision") if trained else None
             model = pull(task_ids=decision["decision"]) if decision else None
             links = summary.links(
-                lakefs_endpoint().url, mlflow_url(), cfg.repository, (published or {}).get("commit"), model, training
+                ui_url(LAKEFS_CONN),
+                ui_url(MLFLOW_CONN),
+                cfg.repository,
+                (published or {}).get("commit"),
+                model,
+                training,
             )
             out = summary.build(
                 dag_run.dag_id,

@@ -3,7 +3,7 @@
 # their Go modules, and Debian's Chromium for the browser tests.
 # Heavy artefacts live in a cache outside the clone, keyed by what they are
 # built from, so a second clone on the same machine reuses them:
-#   $RETRAIN_CACHE/venvs/<hash of lock + python>/   (the venv; .venv links here)
+#   $RETRAIN_CACHE/venvs/<hash of requirements + lock + python + pip>/   (the venv; .venv links here)
 #   $RETRAIN_CACHE/lakefs/lakefs-<version>          (built from its Go module)
 #   $RETRAIN_CACHE/tools/<tool>-<hash of its go.mod> (kubeconform, compose-check)
 #   $RETRAIN_CACHE/gomod, ~/.cache/pip, ~/.cache/go-build
@@ -40,8 +40,9 @@ fi
 ln -sfn "$venv" .venv
 
 # --- Go tools: lakeFS, and the static validators of docker/ -------------------------
-# Each builds from a tools module of ours (tools/<name>/go.mod pins the version), cached by the
-# hash of that go.mod + go.sum, so a pin change rebuilds and nothing else does.
+# Each builds from a tools module of ours (tools/<name>/go.mod pins the version). lakeFS is cached
+# by its version (tools/lakefs/LAKEFS_VERSION), the others by the hash of their go.mod + go.sum, so
+# a pin change rebuilds and nothing else does.
 go_tool() {  # go_tool <name> <package> <output path> [ldflags]
   local name=$1 pkg=$2 out=$3 ldflags=${4:-}
   if [ -x "$out" ]; then echo "$name: cached ($out)"; return; fi

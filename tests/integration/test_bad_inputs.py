@@ -140,6 +140,12 @@ def test_bad_input(stack, endpoint, row):
             pipeline.validate(ds, endpoint, ingested, ds.dag_id, run_id)
         assert row.reason in str(err.value), str(err.value)
         assert str(repo.branch("main").head.get_commit().id) == before, "main moved on a failed run"
+        branch = lakefs_io.run_branch_name(ds.dag_id, run_id)
+        if bad:  # every bad file is named, and the branch is kept for inspection
+            assert all(key in str(err.value) for key in bad), str(err.value)
+            assert lakefs_io.branch_exists(repo, branch)
+        else:  # nothing landed: no branch was made
+            assert not lakefs_io.branch_exists(repo, branch)
     else:
         ingested = pipeline.ingest(ds, s3, date, endpoint, ds.dag_id, run_id)
         report = pipeline.validate(ds, endpoint, ingested, ds.dag_id, run_id)

@@ -1,7 +1,7 @@
 // Builds the lakeFS server for the local stack from its Go module.
 // lakeFS's own go.mod carries a `replace`, which `go install pkg@version`
 // refuses, so this module requires lakeFS and repeats that replace.
-// The pin lives in LAKEFS_VERSION beside this file; `make lakefs` rebuilds
+// The pin lives in LAKEFS_VERSION beside this file; `make setup` rebuilds it
 // only when it changes.
 module retrain.local/tools/lakefs
 

@@ -35,3 +35,12 @@ def ray_address(conn_id: str = RAY_CONN) -> str:
 
 def mlflow_url(conn_id: str = MLFLOW_CONN) -> str:
     return _url(conn_id)
+
+
+def ui_url(conn_id: str) -> str:
+    """Where a browser reaches the service: the connection's extra ``ui_url``, else its host.
+
+    Differs from the host when Airflow reaches the service by an internal name (compose:
+    http://lakefs:8000) and people through another (http://localhost:8000, an ingress)."""
+    extra = BaseHook.get_connection(conn_id).extra_dejson
+    return str(extra.get("ui_url") or _url(conn_id)).rstrip("/")

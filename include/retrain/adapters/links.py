@@ -78,14 +78,14 @@ class LinksMixin:
         if not self.link_names:
             return
         from .. import lakefs_io, pipeline
-        from .connections import lakefs_endpoint, mlflow_url
+        from .connections import LAKEFS_CONN, MLFLOW_CONN, ui_url
 
         try:
             ti = context["ti"]
             self.retrain_links = links.task_links(
                 self.link_names,
-                lakefs_url=lakefs_endpoint().url,
-                mlflow_url=mlflow_url(),
+                lakefs_url=ui_url(LAKEFS_CONN),
+                mlflow_url=ui_url(MLFLOW_CONN),
                 repository=self.link_repository,
                 branch=lakefs_io.run_branch_name(ti.dag_id, ti.run_id),
                 report=f"{pipeline.report_prefix(ti.dag_id, ti.run_id)}/validation.json",
