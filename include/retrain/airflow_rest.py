@@ -105,15 +105,25 @@ class AirflowAPI:
             "reprocess_behavior": "none",
             "dag_run_conf": conf or {},
         }
-        path = "backfills/dry_run" if dry_run else "backfills"
-        for attempt in range(6):
-            # On SQLite Airflow refuses to create a backfill while the database is busy (503,
-            # "Database is locked"): a transient condition, so try again a few times.
-            resp = self.request("POST", path, json=body, ok=(200, 503))
-            if resp.status_code == 200:
-                return resp.json()
-            time.sleep(2 * (attempt + 1))
-        raise AirflowAPIError(f"POST {path}: {resp.status_code} {resp.text[:300]}")
+        if dry_run:
+            return self.request("POST", "backfills/dry_run", json=body).json()
+        # Airflow 3.3 creates a backfill's runs one by one and, on SQLite, deletes them again when the
+        # database is busy (503 "Database is locked"). A scheduler that already picked such a run up
+        # dies on it (ObjectDeletedError). So the DAG is paused while the runs are created: a paused
+        # DAG's runs are left alone; it is unpaused once the backfill exists.
+        was_paused = bool(self.request("GET", f"dags/{dag_id}").json()["is_paused"])
+        if not was_paused:
+            self.request("PATCH", f"dags/{dag_id}", json={"is_paused": True})
+        try:
+            for attempt in range(6):  # the 503 is transient: try again
+                resp = self.request("POST", "backfills", json=body, ok=(200, 503))
+                if resp.status_code == 200:
+                    return resp.json()
+                time.sleep(2 * (attempt + 1))
+            raise AirflowAPIError(f"POST backfills: {resp.status_code} {resp.text[:300]}")
+        finally:
+            if not was_paused:
+                self.unpause(dag_id)
 
     def runs(self, dag_id: str, run_type: str | None = None) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"limit": 100, "order_by": "logical_date"}
