@@ -79,9 +79,14 @@ def _mail(conn: Any, alert: dict[str, Any]) -> None:
 
 
 def _post(url: str, alert: dict[str, Any], conn_id: str) -> None:
+    """POST the alert; a dead webhook is logged, so it never stops the other channels."""
     import requests
 
-    resp = requests.post(url, json=alert, timeout=10)
+    try:
+        resp = requests.post(url, json=alert, timeout=10)
+    except requests.RequestException as exc:
+        log.error("alert NOT delivered to the %s webhook: %s", conn_id, exc)
+        return
     log.info("alert sent to the %s webhook: HTTP %s", conn_id, resp.status_code)
 
 
