@@ -58,9 +58,8 @@ def tune_run(data: dict, epochs: int, seeds: list[int], concurrent: int) -> floa
     from ray import tune
 
     def trainable(config: dict) -> None:
-        trial(config, data_ref, epochs, report=tune.report)
+        trial(config, data, epochs, report=tune.report)
 
-    data_ref = data
     tuner = tune.Tuner(
         tune.with_resources(trainable, {"cpu": 1}),
         param_space={**HP, "seed": tune.grid_search(seeds)},

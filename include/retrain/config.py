@@ -170,6 +170,11 @@ class DatasetConfig(_Strict):
         return list(spec.labels)
 
     @property
+    def augment(self) -> dict[str, Any]:
+        """The image augmentation policy of the training loop ({} for sensors)."""
+        return {str(k): v for k, v in self.image.augment.items()} if self.image else {}
+
+    @property
     def dag_id(self) -> str:
         return f"retrain_{self.name}"
 

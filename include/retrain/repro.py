@@ -110,7 +110,6 @@ def train() -> None:
     train_y = training.noisy_labels(arrays["train_y"], float(t["label_noise"]), len(labels), int(t["seed"]))
     mean, std = features.channel_stats(arrays["train_x"])
     model, opt = training.new_model(hp, arrays["train_x"], len(labels), mean, std)
-    augment: dict[str, Any] = {str(k): v for k, v in ds.image.augment.items()} if ds.image else {}
     for report in training.epochs(
         model,
         opt,
@@ -118,7 +117,7 @@ def train() -> None:
         (arrays["val_x"], arrays["val_y"]),
         labels,
         hp,
-        augment,
+        ds.augment,
         0,
         t["epochs"],
     ):

@@ -10,17 +10,13 @@ from mlflow import MlflowClient
 
 from include.retrain import config, lakefs_io, nightly
 from include.retrain.driver import run_dag
-from include.retrain.endpoints import LakeFSEndpoint
 
 FAST = {"num_samples": 2, "max_epochs": 4}  # a small search keeps the suite quick
 
 
 @pytest.fixture(scope="session")
 def clt(stack):
-    c = stack.creds
-    return lakefs_io.client(
-        LakeFSEndpoint(stack.config.url("lakefs"), c.lakefs_access_key_id, c.lakefs_secret_access_key)
-    )
+    return lakefs_io.client(stack.lakefs_endpoint())
 
 
 @pytest.fixture(scope="session")

@@ -6,17 +6,12 @@ import sys
 from pathlib import Path
 
 from include.retrain import lakefs_io, smoke
-from include.retrain.endpoints import LakeFSEndpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _check_lineage(stack, summary):
-    clt = lakefs_io.client(
-        LakeFSEndpoint(
-            stack.config.url("lakefs"), stack.creds.lakefs_access_key_id, stack.creds.lakefs_secret_access_key
-        )
-    )
+    clt = lakefs_io.client(stack.lakefs_endpoint())
     import lakefs
     from mlflow import MlflowClient
 
@@ -78,9 +73,5 @@ def test_smoke_run_with_airflow_dags_test(stack, tmp_path):
 def test_smoke_left_no_run_branch_in_lakefs(stack):
     import lakefs
 
-    clt = lakefs_io.client(
-        LakeFSEndpoint(
-            stack.config.url("lakefs"), stack.creds.lakefs_access_key_id, stack.creds.lakefs_secret_access_key
-        )
-    )
+    clt = lakefs_io.client(stack.lakefs_endpoint())
     assert [b.id for b in lakefs.Repository("smoke", client=clt).branches()] == ["main"]

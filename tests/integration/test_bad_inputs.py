@@ -22,24 +22,10 @@ import pandas as pd
 import pytest
 
 from include.retrain import config, generate, lakefs_io, pipeline
-from include.retrain.endpoints import LakeFSEndpoint
+from tests.integration.conftest import dataset_copy
 
-SENSOR = config.get("pump_fleet").model_copy(
-    update={
-        "name": "bad_sensor",
-        "landing": config.get("pump_fleet").landing.model_copy(update={"prefix": "bad_sensor"}),
-        "validation": config.get("pump_fleet").validation.model_copy(
-            update={"max_bad_fraction": 0.5, "max_file_mb": 0.5}
-        ),
-    }
-)
-IMAGE = config.get("cast_metal").model_copy(
-    update={
-        "name": "bad_image",
-        "landing": config.get("cast_metal").landing.model_copy(update={"prefix": "bad_image"}),
-        "validation": config.get("cast_metal").validation.model_copy(update={"max_bad_fraction": 0.5}),
-    }
-)
+SENSOR = dataset_copy("pump_fleet", "bad_sensor", max_bad_fraction=0.5, max_file_mb=0.5)
+IMAGE = dataset_copy("cast_metal", "bad_image", max_bad_fraction=0.5)
 
 
 @dataclass
@@ -99,12 +85,6 @@ ROWS = [
     Row("image-unknown-label", IMAGE, lambda: {"dent/bad-misfiled.png": _image_bad("dent/bad-misfiled.png")},
         "quarantine", "label folder 'dent' is not one of"),
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def endpoint(stack):
-    c = stack.creds
-    return LakeFSEndpoint(stack.config.url("lakefs"), c.lakefs_access_key_id, c.lakefs_secret_access_key)
 
 
 def _land(stack, row: Row, date: str, bad: dict[str, bytes]) -> dict[str, bytes]:

@@ -9,21 +9,10 @@ import time
 
 import pytest
 
-from include.retrain import config, generate, lakefs_io, pipeline
-from include.retrain.endpoints import LakeFSEndpoint
+from include.retrain import generate, lakefs_io, pipeline
+from tests.integration.conftest import dataset_copy
 
-FAULT = config.get("pump_fleet").model_copy(
-    update={
-        "name": "fault_sensor",
-        "landing": config.get("pump_fleet").landing.model_copy(update={"prefix": "fault_sensor"}),
-    }
-)
-
-
-@pytest.fixture(scope="module")
-def endpoint(stack):
-    c = stack.creds
-    return LakeFSEndpoint(stack.config.url("lakefs"), c.lakefs_access_key_id, c.lakefs_secret_access_key)
+FAULT = dataset_copy("pump_fleet", "fault_sensor")
 
 
 def test_lakefs_killed_mid_ingest_then_the_retry_completes_without_duplicates(stack, endpoint):

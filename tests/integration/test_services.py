@@ -5,14 +5,11 @@ import uuid
 import pytest
 
 from include.retrain import lakefs_io, ray_jobs
-from include.retrain.endpoints import LakeFSEndpoint
 
 
 @pytest.fixture(scope="module")
 def lakefs_endpoint(stack):
-    return LakeFSEndpoint(
-        stack.config.url("lakefs"), stack.creds.lakefs_access_key_id, stack.creds.lakefs_secret_access_key
-    )
+    return stack.lakefs_endpoint()
 
 
 def test_lakefs_branch_commit_merge_and_idempotent_rerun(lakefs_endpoint):

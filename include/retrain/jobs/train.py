@@ -144,7 +144,7 @@ def tune_and_log(
             "mean": mean,
             "std": std,
             "labels": ds.labels,
-            "augment": dict(ds.image.augment) if ds.image else {},
+            "augment": ds.augment,
             "max_epochs": max_epochs,
             "cpus_per_trial": ds.tune.cpus_per_trial,
             "experiment_id": parent.info.experiment_id,

@@ -15,6 +15,7 @@ from typing import Any
 import requests
 
 from ..airflow_rest import AirflowAPI
+from ..endpoints import LakeFSEndpoint
 from . import airflow_settings, processes
 from .config import HOST, PORTS, StackConfig, port_is_free
 from .credentials import FILE_NAME as CREDENTIALS_FILE
@@ -295,6 +296,12 @@ class Stack:
             "RETRAIN_TUNE_STORAGE": str(self.state / "tune"),
             "GX_ANALYTICS_ENABLED": "false",
         }
+
+    def lakefs_endpoint(self) -> LakeFSEndpoint:
+        """This stack's lakeFS, as the pipeline functions take it."""
+        return LakeFSEndpoint(
+            self.config.url("lakefs"), self.creds.lakefs_access_key_id, self.creds.lakefs_secret_access_key
+        )
 
     def repro_env(self) -> dict[str, str]:
         """The environment of a DVC reproduction (make reproduce): this stack's lakeFS and MLflow."""
