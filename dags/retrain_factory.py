@@ -24,7 +24,6 @@ Write-audit-publish on lakeFS, then a Ray Tune search, a holdout gate and the ML
 # mypy: disable-error-code="call-arg,arg-type,misc"
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,7 +37,6 @@ from include.retrain.adapters.links import linked_task
 from include.retrain.adapters.notify import RetrainFailureNotifier
 from include.retrain.adapters.ray_job import RayJobOperator
 
-_DATASETS_FILE = os.environ.get("RETRAIN_DATASETS_FILE", str(config.DEFAULT_PATH))
 _START = datetime(2026, 1, 1)
 
 
@@ -329,7 +327,7 @@ def build_config_error_dag(entry: str, message: str) -> DAG:
     return invalid()
 
 
-_loaded = config.load(config.Path(_DATASETS_FILE))
+_loaded = config.load()
 for _cfg in _loaded.datasets:
     build_retrain_dag(_cfg)
 for _entry, _message in _loaded.errors.items():

@@ -24,9 +24,7 @@ from airflow.sdk import Param, dag, task
 
 from include.retrain import config
 
-_DATASETS = [
-    d.name for d in config.load(config.Path(os.environ.get("RETRAIN_DATASETS_FILE", str(config.DEFAULT_PATH)))).datasets
-]
+_DATASETS = [d.name for d in config.load().datasets]
 # Both DAGs: manual only, one at a time, documented by this module's docstring.
 _MANUAL: dict[str, Any] = {
     "doc_md": __doc__,

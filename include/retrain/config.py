@@ -5,6 +5,7 @@ Every entry is validated on its own, so one bad entry never hides the others.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,17 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "datasets.yaml"
+ENV_VAR = "RETRAIN_DATASETS_FILE"
+
+
+def datasets_file() -> Path:
+    """The datasets.yaml in use: ``$RETRAIN_DATASETS_FILE`` if set, else the one in ``include/``.
+
+    The DAG files, the tasks and the Ray jobs all read the same file (Ray jobs inherit the variable).
+    """
+    return Path(os.environ.get(ENV_VAR) or DEFAULT_PATH)
+
+
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 DAG_SAFE = _NAME
 
@@ -212,8 +224,9 @@ def _describe(exc: ValidationError, entry: str) -> str:
     return f"datasets.yaml: entry '{entry}': " + "; ".join(parts)
 
 
-def load(path: Path = DEFAULT_PATH) -> LoadedConfig:
+def load(path: Path | None = None) -> LoadedConfig:
     """Parse and validate every entry; invalid ones are reported, not raised."""
+    path = path or datasets_file()
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
@@ -238,7 +251,7 @@ def load(path: Path = DEFAULT_PATH) -> LoadedConfig:
     return LoadedConfig(datasets, errors)
 
 
-def get(name: str, path: Path = DEFAULT_PATH) -> DatasetConfig:
+def get(name: str, path: Path | None = None) -> DatasetConfig:
     """One valid dataset by name, or a ConfigError that says what is wrong with it."""
     loaded = load(path)
     for ds in loaded.datasets:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from include.retrain import config
 
@@ -24,3 +27,21 @@ def dataset_copy(base: str, name: str, **validation: Any) -> config.DatasetConfi
             "validation": ds.validation.model_copy(update=validation),
         }
     )
+
+
+def publish_partition(stack: Any, endpoint: Any, ds: config.DatasetConfig, date: str, run_id: str, **gen: Any) -> str:
+    """Land a generated partition of ``ds`` and run ingest, validate and publish: the commit on main."""
+    from include.retrain import generate, pipeline
+
+    files = generate.partition(ds, date, **gen)
+    generate.write(files, ds.landing.prefix, s3=stack.s3_client(), bucket=ds.landing.bucket)
+    ingested = pipeline.ingest(ds, stack.s3_client(), date, endpoint, ds.dag_id, run_id)
+    report = pipeline.validate(ds, endpoint, ingested, ds.dag_id, run_id)
+    return str(pipeline.publish_data(ds, endpoint, ingested, report, {"airflow.run_id": run_id})["commit"])
+
+
+def datasets_file(path: Path, *datasets: config.DatasetConfig) -> Path:
+    """A datasets.yaml holding ``datasets``, for a Ray job to read through RETRAIN_DATASETS_FILE."""
+    entries = [json.loads(ds.model_dump_json()) for ds in datasets]
+    path.write_text(yaml.safe_dump({"datasets": entries}, sort_keys=False))
+    return path

@@ -41,6 +41,9 @@ def train_trial(hp: dict[str, Any], arrays: dict[str, Any]) -> None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         start, child = state["epoch"] + 1, state["mlflow_run_id"]
+        # visible lineage of a recovery: the trial's MLflow run says where it resumed
+        client.set_tag(child, "ray.restored_at_epoch", str(start))
+        print(f"trial {tune.get_context().get_trial_id()} restored from its checkpoint at epoch {start}", flush=True)
     if child is None:
         ctx = tune.get_context()
         run = client.create_run(
@@ -78,6 +81,17 @@ def train_trial(hp: dict[str, Any], arrays: dict[str, Any]) -> None:
             )
             tune.report(report, checkpoint=tune.Checkpoint.from_directory(d))
     client.set_terminated(child)
+
+
+def close_trial_runs(client: Any, experiment_id: str, parent_run_id: str, results: Any) -> None:
+    """End the MLflow run of every trial: a trial stopped by the scheduler (ASHA, or at max_t)
+    never returns from its last ``tune.report``, so its own ``set_terminated`` does not run."""
+    errored = {(r.metrics or {}).get("trial_id") for r in results if r.error}
+    for run in client.search_runs(
+        [experiment_id], f"tags.mlflow.parentRunId = '{parent_run_id}' and attributes.status = 'RUNNING'"
+    ):
+        status = "FAILED" if run.data.tags.get("ray.trial_id") in errored else "FINISHED"
+        client.set_terminated(run.info.run_id, status)
 
 
 def tune_and_log(
@@ -178,6 +192,7 @@ def tune_and_log(
             ),
         )
         results = tuner.fit()
+        close_trial_runs(mlflow.MlflowClient(), parent.info.experiment_id, parent.info.run_id, results)
         best = results.get_best_result(metric=select, mode="max", scope="all")
         if best.checkpoint is None:
             raise SystemExit(f"no trial produced a checkpoint ({results.num_errors} trial errors)")
