@@ -182,13 +182,20 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
             return result
 
         @task.branch
-        def decide_training(published: dict[str, Any], drift: dict[str, Any], params: dict[str, Any], ti: Any) -> str:
+        def decide_training(
+            published: dict[str, Any], drift: dict[str, Any], params: dict[str, Any], ti: Any, dag_run: Any
+        ) -> str:
             from include.retrain import pipeline, registry
             from include.retrain.adapters.connections import mlflow_url
 
             champion = registry.champion_version(mlflow_url(), cfg.model_name)
             reason = pipeline.training_decision(
-                published["new_data"], drift, champion, params["force_retrain"], params["ingest_only"]
+                published["new_data"],
+                drift,
+                champion,
+                params["force_retrain"],
+                params["ingest_only"],
+                backfill=getattr(dag_run.run_type, "value", dag_run.run_type) == "backfill",
             )
             ti.xcom_push(key="skip_reason", value=reason)  # always written: a cleared rerun must not see stale XCom
             return "skip_training" if reason else "train"

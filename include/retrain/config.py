@@ -181,6 +181,17 @@ class DatasetConfig(_Strict):
         assert spec is not None
         return list(spec.labels)
 
+    def copy_as(self, name: str, **validation: Any) -> DatasetConfig:
+        """This entry under another name, so with its own lakeFS repository, landing prefix and
+        model; ``validation`` overrides fields of its validation section (tests, bench)."""
+        return self.model_copy(
+            update={
+                "name": name,
+                "landing": self.landing.model_copy(update={"prefix": name}),
+                "validation": self.validation.model_copy(update=validation),
+            }
+        )
+
     @property
     def augment(self) -> dict[str, Any]:
         """The image augmentation policy of the training loop ({} for sensors)."""

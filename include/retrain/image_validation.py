@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import images
 from .config import DatasetConfig
-from .validation import FileResult, ValidationReport, _GXRun
+from .validation import FileResult, Files, ValidationReport, _GXRun, file_stream
 
 log = logging.getLogger(__name__)
 
@@ -88,14 +88,14 @@ def reference_image(ds: DatasetConfig) -> Any:
     return images.decode((Path(__file__).resolve().parents[2] / ds.image.reference).read_bytes())[1]
 
 
-def validate_image_files(ds: DatasetConfig, files: dict[str, bytes]) -> ValidationReport:
+def validate_image_files(ds: DatasetConfig, files: Files) -> ValidationReport:
     spec = ds.image
     assert spec is not None
     reference = reference_image(ds)
     report = ValidationReport(ds.name, [], ds.validation.max_bad_fraction)
     seen: dict[str, str] = {}
     rows = []
-    for path, body in sorted(files.items()):
+    for path, body in file_stream(files):
         fr = FileResult(path, rows=1)
         report.files.append(fr)
         if not path.lower().endswith(images.IMAGE_SUFFIXES):

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
 
 from .endpoints import LakeFSEndpoint
@@ -96,6 +99,26 @@ def read_bytes(clt: Any, repository: str, ref: str, path: str) -> bytes:
     with lakefs.Repository(repository, client=clt).ref(ref).object(path).reader(mode="rb") as fh:
         data = fh.read()
     return data if isinstance(data, bytes) else data.encode()
+
+
+def stream_objects(
+    clt: Any, repository: str, ref: str, paths: Iterable[str], workers: int = 8, prefetch: int = 32
+) -> Iterator[tuple[str, bytes]]:
+    """(path, bytes) of each object, in the order of ``paths``, read by ``workers`` threads.
+
+    At most ``prefetch`` objects are in flight or waiting, so memory stays bounded by the largest
+    objects, not by the number of objects (validation streams a run's files through this).
+    """
+    pending: deque[tuple[str, Future[bytes]]] = deque()
+    with ThreadPoolExecutor(workers, thread_name_prefix="lakefs-read") as pool:
+        for path in paths:
+            pending.append((path, pool.submit(read_bytes, clt, repository, ref, path)))
+            if len(pending) >= prefetch:
+                first, future = pending.popleft()
+                yield first, future.result()
+        while pending:
+            first, future = pending.popleft()
+            yield first, future.result()
 
 
 def ensure_tag(repo: Any, tag: str, commit: str) -> None:

@@ -73,9 +73,11 @@ def validate(
     if ingested["listed"] and not lakefs_io.branch_exists(repo, ingested["branch"]):
         return _published_report(clt, repo, ds, ingested, run_id)
     branch = repo.branch(ingested["branch"])
-    paths = ingested["copied_paths"]
-    files = {p.removeprefix("data/"): lakefs_io.read_bytes(clt, ds.repository, branch.id, p) for p in paths}
-    report = validate_files(ds, files) if files else ValidationReport(ds.name, [], 1.0)
+    paths = sorted(ingested["copied_paths"])
+    # streamed: each file is read, checked and dropped (bounded memory however large the batch)
+    stream = lakefs_io.stream_objects(clt, ds.repository, branch.id, paths)
+    files = ((p.removeprefix("data/"), body) for p, body in stream)
+    report = validate_files(ds, files) if paths else ValidationReport(ds.name, [], 1.0)
     for key, reason in ingested["rejected"].items():  # unsafe landing keys count as bad files
         report.files.append(FileResult(key, 0, [reason]))
     prefix = report_prefix(dag_id, run_id)
@@ -96,7 +98,8 @@ def validate(
             report.failure_message() + f"\nReport: lakefs://{ds.repository}/{branch.id}/"
             f"{summary['report']}; main is untouched and branch '{branch.id}' is kept."
         )
-    bad = [f"data/{f.path}" for f in report.bad if f.path in files]
+    copied = set(paths)
+    bad = [f"data/{f.path}" for f in report.bad if f"data/{f.path}" in copied]
     if bad:
         branch.delete_objects(bad)
         log.warning("quarantined %d files: %s", len(bad), ", ".join(bad))
@@ -164,16 +167,30 @@ def publish_data(
 
 
 def training_decision(
-    new_data: bool, drift: dict[str, Any], champion: str | None, force_retrain: bool, ingest_only: bool
+    new_data: bool,
+    drift: dict[str, Any],
+    champion: str | None,
+    force_retrain: bool,
+    ingest_only: bool,
+    backfill: bool = False,
 ) -> str | None:
     """Why training is skipped, or None to train.
 
     Train when new data was merged, drift was detected in data the champion has not seen,
-    no champion exists yet, or ``force_retrain``; ``ingest_only`` defers training (backfills).
+    no champion exists yet, or ``force_retrain``. ``ingest_only`` defers training, and so does
+    every run of a backfill: its runs finish in any order, so training in each would make the
+    champion depend on which gate ran last. The next scheduled run trains once on main.
     """
-    if ingest_only and not force_retrain:
+    if force_retrain:
+        return None
+    if ingest_only:
         return "ingest_only: data published, training deferred to a later run"
-    if new_data or drift.get("drift_detected") or champion is None or force_retrain:
+    if backfill:
+        return (
+            "backfill run: data published, training deferred to the next scheduled run "
+            "(set force_retrain to train in a backfill)"
+        )
+    if new_data or drift.get("drift_detected") or champion is None:
         return None
     worst = max((f["psi"] for f in drift.get("features", {}).values()), default=0.0)
     return (

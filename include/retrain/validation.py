@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,8 +209,20 @@ class _GXRun:
         return {str(p.relative_to(self.docs_dir)): p.read_text() for p in self.docs_dir.rglob("*.html")}
 
 
-def validate_files(ds: DatasetConfig, files: dict[str, bytes]) -> ValidationReport:
-    """Validate every file (path below ``data/`` -> bytes) of the dataset's modality."""
+Files = Mapping[str, bytes] | Iterable[tuple[str, bytes]]
+
+
+def file_stream(files: Files) -> Iterable[tuple[str, bytes]]:
+    """(path, bytes) pairs: a mapping in path order, or a stream (lakefs_io.stream_objects) as it is."""
+    return sorted(files.items()) if isinstance(files, Mapping) else files
+
+
+def validate_files(ds: DatasetConfig, files: Files) -> ValidationReport:
+    """Validate every file (path below ``data/`` and its bytes) of the dataset's modality.
+
+    ``files`` may be a stream: each file is checked and dropped before the next is read, so
+    memory does not grow with the size of the batch.
+    """
     if ds.modality == "image":
         from .image_validation import validate_image_files
 
@@ -218,14 +230,14 @@ def validate_files(ds: DatasetConfig, files: dict[str, bytes]) -> ValidationRepo
     return validate_sensor_files(ds, files)
 
 
-def validate_sensor_files(ds: DatasetConfig, files: dict[str, bytes]) -> ValidationReport:
+def validate_sensor_files(ds: DatasetConfig, files: Files) -> ValidationReport:
     """Validate every sensor file; the report says which are bad and why."""
     spec = ds.sensor
     assert spec is not None
     report = ValidationReport(ds.name, [], ds.validation.max_bad_fraction)
     run = _GXRun(lambda: build_suite(ds))
     seen: dict[str, str] = {}  # sha256 -> first path with that content
-    for path, body in sorted(files.items()):
+    for path, body in file_stream(files):
         fr = FileResult(path)
         report.files.append(fr)
         digest = hashlib.sha256(body).hexdigest()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import psutil
+
 from include.retrain import lakefs_io, nightly
 from include.retrain.driver import run_dag
 from tests.e2e.conftest import CAST, champion_of, main_head, repository, run_date
@@ -62,29 +64,32 @@ def test_revert_data_creates_a_revert_commit_on_main(stack, cast_nights, clt):
     assert out["commit"] == head
 
 
-def test_backfill_of_five_dates_with_three_active_runs_loses_nothing(stack, cast_nights, clt):
-    """A backfill after an outage: every date ingests its own partition, merges never lose data."""
-    dates = [f"2026-10-0{d}" for d in range(1, 6)]
+def test_backfill_of_seven_dates_with_three_active_runs_loses_nothing_and_the_champion_is_deterministic(
+    stack, cast_nights, clt, mlflow_client
+):
+    """A backfill after an outage: every date ingests its own partition, merges never lose data,
+    and no backfill run moves the champion: the next scheduled run trains once on all of it."""
+    dates = [f"2026-10-0{d}" for d in range(1, 8)]
     for date in dates:
         nightly.seed(stack, CAST, date, per_class=6)
     api, repo = stack.airflow_api(), repository(clt, CAST)
-    before = main_head(repo)
+    before, champion_before = main_head(repo), champion_of(mlflow_client, CAST).version
     window = (nightly.logical_date(CAST, dates[0]), nightly.logical_date(CAST, dates[-1]))
     planned = api.backfill(CAST.dag_id, *window, max_active_runs=3, dry_run=True)
-    assert len(planned["backfills"]) == 5
-    backfill = api.backfill(CAST.dag_id, *window, max_active_runs=3, conf={"ingest_only": True})
+    assert len(planned["backfills"]) == 7
+    backfill = api.backfill(CAST.dag_id, *window, max_active_runs=3)  # default params: no ingest_only
     assert backfill["max_active_runs"] == 3
     most_running, deadline = 0, time.monotonic() + 900
     while True:
         runs = [r for r in api.runs(CAST.dag_id, run_type="backfill") if r["logical_date"][:10] in dates]
         most_running = max(most_running, sum(r["state"] == "running" for r in runs))
-        if len(runs) == 5 and all(r["state"] in ("success", "failed") for r in runs):
+        if len(runs) == 7 and all(r["state"] in ("success", "failed") for r in runs):
             break
         assert time.monotonic() < deadline, f"backfill still going: {[(r['run_id'], r['state']) for r in runs]}"
         time.sleep(1)
-    assert [r["state"] for r in runs] == ["success"] * 5, runs
+    assert [r["state"] for r in runs] == ["success"] * 7, runs  # 0 conflicts: no merge failed
     assert 2 <= most_running <= 3  # runs overlapped, and never more than the backfill allows
-    # five merge commits on main, one per run, each naming its run; the data of every date is there
+    # seven merge commits on main, one per run, each naming its run; the data of every date is there
     new = []
     for c in repo.branch("main").log(max_amount=50):
         if c.id == before:
@@ -96,3 +101,57 @@ def test_backfill_of_five_dates_with_three_active_runs_loses_nothing(stack, cast
     for date in dates:
         assert lakefs_io.list_paths(clt, CAST.repository, head, f"data/dt={date}/"), f"{date} lost"
     assert [b.id for b in repo.branches()] == ["main"]
+    # whatever order the runs finished in, none trained: the champion did not move
+    for r in runs:
+        reason = api.xcom(CAST.dag_id, r["dag_run_id"], "summarize")["training"]["reason"]
+        assert reason.startswith("backfill run"), reason
+    assert champion_of(mlflow_client, CAST).version == champion_before
+
+    # the next nightly run trains once, on main holding every backfilled date
+    nightly.seed(stack, CAST, "2026-10-10", per_class=6)
+    run, summary = run_date(stack, CAST, "2026-10-10")
+    assert run["state"] == "success" and summary["training"].get("mlflow_run_id"), summary
+    version = mlflow_client.get_model_version(CAST.model_name, summary["model"]["version"])
+    trained_on = version.tags["lakefs.commit"]
+    for date in [*dates, "2026-10-10"]:
+        assert lakefs_io.list_paths(clt, CAST.repository, trained_on, f"data/dt={date}/"), date
+    promoted = summary["gate"]["decision"] == "promote"
+    assert champion_of(mlflow_client, CAST).version == (version.version if promoted else champion_before)
+
+
+def test_a_killed_task_process_is_retried_and_the_retry_is_idempotent(stack, clt):
+    """SIGKILL the process of a running ``ingest`` (as the OOM killer would): Airflow retries it,
+    and the retry finishes the copy without duplicates; main gets exactly one merge of the date."""
+    date = "2026-10-20"
+    landed = nightly.seed(stack, CAST, date, per_class=300)  # big enough to be caught mid-copy
+    api, repo = stack.airflow_api(), lakefs_io.ensure_repository(clt, CAST.repository)
+    api.wait_for_dag(CAST.dag_id)
+    api.unpause(CAST.dag_id)
+    run = api.trigger(CAST.dag_id, nightly.logical_date(CAST, date), conf={"ingest_only": True})
+    run_id = run["dag_run_id"]
+    branch = lakefs_io.run_branch_name(CAST.dag_id, run_id)
+    path = f"dags/{CAST.dag_id}/dagRuns/{run_id}/taskInstances/ingest"
+    killed, deadline = None, time.monotonic() + 300
+    while killed is None:
+        assert time.monotonic() < deadline, "ingest never ran"
+        ti = api.request("GET", path, ok=(200, 404)).json()
+        assert ti.get("state") not in ("success", "failed"), "ingest finished before it could be killed"
+        started = ti.get("state") == "running" and ti.get("pid") and lakefs_io.branch_exists(repo, branch)
+        if started and lakefs_io.list_paths(clt, CAST.repository, branch, f"data/dt={date}/"):
+            proc = psutil.Process(ti["pid"])
+            assert proc.cmdline()[0] == f"airflow worker -- {ti['id']}", proc.cmdline()  # the task runner
+            proc.kill()
+            killed = ti["try_number"]
+        time.sleep(0.1)
+
+    done = api.wait_for_run(CAST.dag_id, run_id, timeout=600)
+    assert done["state"] == "success", done
+    ti = api.request("GET", path).json()
+    assert ti["try_number"] == killed + 1, "the killed try was not retried"
+    head = main_head(repo)
+    on_main = lakefs_io.list_paths(clt, CAST.repository, head, f"data/dt={date}/")
+    assert len(on_main) == landed, f"{len(on_main)} objects on main, {landed} landed"  # all, once each
+    merges = [c for c in repo.branch("main").log(max_amount=10) if c.message.startswith("merge ")]
+    assert [c.metadata.get("airflow.run_id") for c in merges].count(run_id) == 1
+    assert merges[0].id == head and merges[0].metadata["airflow.run_id"] == run_id
+    assert not lakefs_io.branch_exists(repo, branch)

@@ -19,14 +19,7 @@ def endpoint(stack):
 
 def dataset_copy(base: str, name: str, **validation: Any) -> config.DatasetConfig:
     """Entry ``base`` of datasets.yaml under another name (own repo and landing prefix)."""
-    ds = config.get(base)
-    return ds.model_copy(
-        update={
-            "name": name,
-            "landing": ds.landing.model_copy(update={"prefix": name}),
-            "validation": ds.validation.model_copy(update=validation),
-        }
-    )
+    return config.get(base).copy_as(name, **validation)
 
 
 def publish_partition(stack: Any, endpoint: Any, ds: config.DatasetConfig, date: str, run_id: str, **gen: Any) -> str:

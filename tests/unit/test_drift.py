@@ -35,6 +35,9 @@ def test_training_policy():
     reason = pipeline.training_decision(False, nothing, "3", False, False)
     assert reason == "nothing new merged, no drift (max PSI 0.050 <= 0.2) and champion v3 exists"
     assert pipeline.training_decision(True, nothing, "3", False, True).startswith("ingest_only")
+    assert pipeline.training_decision(True, nothing, "3", False, False, backfill=True).startswith("backfill run")
+    assert pipeline.training_decision(True, nothing, None, False, False, backfill=True)  # deferred: no first model
+    assert pipeline.training_decision(True, nothing, "3", True, False, backfill=True) is None  # forced
 
 
 def test_small_samples_of_the_same_distribution_do_not_read_as_drift():

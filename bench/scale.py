@@ -1,0 +1,156 @@
+"""Scale check: ingest and validate batches of 3 sizes; throughput and peak memory of each.
+
+For each modality, batches of 3 sizes land in the S3 landing zone (generated first, not
+timed). Each batch is then ingested into a lakeFS branch and validated there, in a fresh
+process, as the DAG's ``ingest`` and ``validate`` tasks do it. The process reports the
+time of both steps and its peak RSS.
+
+* Cost should grow linearly with the batch: the time per file stays flat across sizes.
+* Memory should stay bounded, because validation streams the files. The process's peak RSS
+  should barely move across sizes. The baseline, in the same run, is the largest batch
+  validated the old way, with every file held in memory at once.
+
+Needs the local stack (``make up``)::
+
+    PYTHONPATH=. .venv/bin/python bench/scale.py                 # 2k/6k/20k images, 100k/300k/1M rows
+    PYTHONPATH=. .venv/bin/python bench/scale.py --fraction 0.1  # a quick look at a tenth of that
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+IMAGES = (2_000, 6_000, 20_000)
+SENSOR_ROWS = (100_000, 300_000, 1_000_000)
+ROWS_PER_FILE = 10_000  # one asset's day: 4 label segments of 2,500 rows
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _dataset(base: str, name: str) -> Any:
+    from include.retrain import config
+
+    # the whole batch must pass: the images of a scale batch are all good, so no quarantine step
+    return config.get(base).copy_as(name)
+
+
+def land(base: str, name: str, size: int) -> int:
+    """Generate one batch into the landing zone; returns its number of files."""
+    from include.retrain import generate
+    from include.retrain.stack.services import stack_from_env
+
+    ds, stack = _dataset(base, name), stack_from_env()
+    if ds.modality == "image":
+        files = generate.image_partition(ds, "2026-01-01", per_class=size // len(ds.labels))
+    else:
+        files = generate.sensor_partition(
+            ds, "2026-01-01", assets=size // ROWS_PER_FILE, rows_per_segment=ROWS_PER_FILE // 4
+        )
+    generate.write(files, ds.landing.prefix, s3=stack.s3_client(), bucket=ds.landing.bucket)
+    return len(files)
+
+
+def measure(base: str, name: str, in_memory: bool) -> dict[str, Any]:
+    """Ingest and validate one landed batch in this process (the child of :func:`main`)."""
+    from include.retrain import lakefs_io, pipeline
+    from include.retrain.stack.services import stack_from_env
+    from include.retrain.validation import validate_files
+
+    ds, stack = _dataset(base, name), stack_from_env()
+    endpoint = stack.lakefs_endpoint()
+    import great_expectations  # noqa: F401 -- imported before the baseline RSS, as in a warm worker
+
+    rss_before = _peak_rss_mb()
+    run_id = f"scale__{uuid.uuid4().hex[:6]}"
+    t0 = time.perf_counter()
+    ingested = pipeline.ingest(ds, stack.s3_client(), "2026-01-01", endpoint, ds.dag_id, run_id)
+    t1 = time.perf_counter()
+    if in_memory:  # the baseline: every file of the batch in memory at once, as before streaming
+        clt = lakefs_io.client(endpoint)
+        paths = sorted(ingested["copied_paths"])
+        files = dict(lakefs_io.stream_objects(clt, ds.repository, ingested["branch"], paths))
+        report = validate_files(ds, {p.removeprefix("data/"): b for p, b in files.items()}).as_dict()
+    else:
+        report = pipeline.validate(ds, endpoint, ingested, ds.dag_id, run_id)
+    t2 = time.perf_counter()
+    assert report["passed"] and report["files_bad"] == 0, report["files_bad"]
+    lakefs_io.delete_branch(lakefs_io.ensure_repository(lakefs_io.client(endpoint), ds.repository), ingested["branch"])
+    return {
+        "files": ingested["copied"],
+        "megabytes": round(ingested["bytes_copied"] / 1e6, 1),
+        "ingest_s": round(t1 - t0, 2),
+        "validate_s": round(t2 - t1, 2),
+        "rss_before_mb": round(rss_before),
+        "peak_rss_mb": round(_peak_rss_mb()),
+    }
+
+
+def _child(base: str, name: str, in_memory: bool) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", base, name] + (["--in-memory"] if in_memory else [])
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fraction", type=float, default=1.0, help="scale every size by this factor")
+    parser.add_argument("--child", nargs=2, metavar=("BASE", "NAME"), help=argparse.SUPPRESS)
+    parser.add_argument("--in-memory", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        base, name = args.child
+        print(json.dumps(measure(base, name, args.in_memory)), flush=True)
+        return
+    from include.retrain.stack.services import stack_from_env
+
+    if not stack_from_env().is_up():
+        raise SystemExit("the local stack is not up: run `make up` first")
+    tag = uuid.uuid4().hex[:4]
+    plans = [("cast_metal", "images", n) for n in IMAGES] + [("pump_fleet", "rows", n) for n in SENSOR_ROWS]
+    rows = []
+    for base, unit, full in plans:
+        size = max(int(full * args.fraction), 40 if unit == "images" else ROWS_PER_FILE)
+        name = f"scale_{base.split('_')[0]}_{size}_{tag}"
+        files = land(base, name, size)
+        print(f"landed {size:,} {unit} of {base} in {files:,} files; measuring ...", flush=True)
+        rows.append({"base": base, "unit": unit, "size": size, **_child(base, name, in_memory=False)})
+        if full == max(IMAGES if unit == "images" else SENSOR_ROWS):
+            # baseline: the same landed batch again, validated with every file in memory
+            rows.append({"base": base, "unit": unit, "size": size, "baseline": True, **_child(base, name, True)})
+
+    print()
+    print(f"{'batch':>26} {'files':>7} {'MB':>7} {'ingest':>18} {'validate':>18} {'peak RSS':>9} {'+data':>7}")
+    for r in rows:
+        label = f"{r['size']:,} {r['unit']}" + (" (in memory)" if r.get("baseline") else "")
+        unit = "img" if r["unit"] == "images" else "rows"
+        print(
+            f"{label:>26} {r['files']:>7,} {r['megabytes']:>7} "
+            f"{r['ingest_s']:>6.1f}s {r['size'] / r['ingest_s']:>6.0f} {unit}/s "
+            f"{r['validate_s']:>6.1f}s {r['size'] / r['validate_s']:>6.0f} {unit}/s "
+            f"{r['peak_rss_mb']:>6} MB {r['peak_rss_mb'] - r['rss_before_mb']:>4} MB"
+        )
+    print()
+    for base in ("cast_metal", "pump_fleet"):
+        runs = [r for r in rows if r["base"] == base and not r.get("baseline")]
+        small, large = runs[0], runs[-1]
+        per_file = [(r["ingest_s"] + r["validate_s"]) / r["size"] for r in (small, large)]
+        baseline = next(r for r in rows if r["base"] == base and r.get("baseline"))
+        growth = large["size"] / small["size"]
+        print(
+            f"{base}: {growth:.0f}x the data -> time per {small['unit'][:-1]} x{per_file[1] / per_file[0]:.2f} "
+            f"(1.0 = linear); peak RSS x{large['peak_rss_mb'] / small['peak_rss_mb']:.2f} "
+            f"(streamed) vs x{baseline['peak_rss_mb'] / small['peak_rss_mb']:.2f} (all in memory)"
+        )
+
+
+if __name__ == "__main__":
+    main()
