@@ -14,6 +14,7 @@ Needs the local stack (``make up``)::
 
     PYTHONPATH=. .venv/bin/python bench/scale.py                 # 2k/6k/20k images, 100k/300k/1M rows
     PYTHONPATH=. .venv/bin/python bench/scale.py --fraction 0.1  # a quick look at a tenth of that
+    PYTHONPATH=. .venv/bin/python bench/scale.py --only rows     # the sensor batches only
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ def _child(base: str, name: str, in_memory: bool) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fraction", type=float, default=1.0, help="scale every size by this factor")
+    parser.add_argument("--only", choices=("images", "rows"), help="one modality: images or (sensor) rows")
     parser.add_argument("--child", nargs=2, metavar=("BASE", "NAME"), help=argparse.SUPPRESS)
     parser.add_argument("--in-memory", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -116,6 +118,7 @@ def main() -> None:
         raise SystemExit("the local stack is not up: run `make up` first")
     tag = uuid.uuid4().hex[:4]
     plans = [("cast_metal", "images", n) for n in IMAGES] + [("pump_fleet", "rows", n) for n in SENSOR_ROWS]
+    plans = [p for p in plans if args.only in (None, p[1])]
     rows = []
     for base, unit, full in plans:
         size = max(int(full * args.fraction), 40 if unit == "images" else ROWS_PER_FILE)
@@ -139,7 +142,7 @@ def main() -> None:
             f"{r['peak_rss_mb']:>6} MB {r['peak_rss_mb'] - r['rss_before_mb']:>4} MB"
         )
     print()
-    for base in ("cast_metal", "pump_fleet"):
+    for base in sorted({r["base"] for r in rows}):
         runs = [r for r in rows if r["base"] == base and not r.get("baseline")]
         small, large = runs[0], runs[-1]
         per_file = [(r["ingest_s"] + r["validate_s"]) / r["size"] for r in (small, large)]

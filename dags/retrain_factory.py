@@ -79,7 +79,9 @@ def _params(cfg: config.DatasetConfig) -> dict[str, Param]:
             description="PSI above which a feature counts as drifted (0.2: significant).",
         ),
         "ingest_only": Param(
-            False, type="boolean", description="Ingest, validate and publish only; train on a later run (backfills)."
+            False,
+            type="boolean",
+            description="Ingest, validate and publish only; train on a later run (backfill runs always do).",
         ),
         "train_label_noise": Param(
             0.0,

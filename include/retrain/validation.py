@@ -203,7 +203,16 @@ class _GXRun:
             )
         )
         res = cp.run(batch_parameters={"dataframe": df})
+        self._release()
         return [r for run in res.run_results.values() for r in run.results if not r.success]
+
+    def _release(self) -> None:
+        """Drop the batch GX just validated: its execution engine keeps every batch's dataframe
+        and computed metrics for the context's lifetime, so memory grew with each file (GX 1.x)."""
+        engine = self.source.get_execution_engine()
+        engine.batch_manager.reset_batch_cache()
+        engine.batch_manager._batch_data_cache.clear()
+        engine._metric_cache.clear()
 
     def html(self) -> dict[str, str]:
         return {str(p.relative_to(self.docs_dir)): p.read_text() for p in self.docs_dir.rglob("*.html")}
