@@ -30,14 +30,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pandas as pd
-
-from include.retrain import config, features, generate, training
+# only what a trial needs at the top: the cold baseline process must not pay for the generator
+from include.retrain import training
 
 HP = {"lr": 1e-3, "width": 16, "depth": 2, "dropout": 0.1, "batch_size": 64, "seed": 0}
 
 
 def arrays(assets: int) -> dict:
+    import pandas as pd
+
+    from include.retrain import config, features, generate
+
     ds = config.get("pump_fleet")
     assert ds.sensor is not None
     files = generate.sensor_partition(ds, "2026-10-01", assets=assets)
