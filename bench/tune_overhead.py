@@ -85,7 +85,7 @@ def tune_run(data: dict, epochs: int, seeds: list[int], concurrent: int) -> floa
     tuner = tune.Tuner(
         tune.with_resources(tune.with_parameters(trainable, data=data), {"cpu": 1}),
         param_space={**HP, "seed": tune.grid_search(seeds)},
-        tune_config=tune.TuneConfig(max_concurrent_trials=concurrent, reuse_actors=True),  # as the training job
+        tune_config=tune.TuneConfig(max_concurrent_trials=concurrent),
         run_config=tune.RunConfig(storage_path=str(Path("/tmp") / f"bench-tune-{os.getpid()}"), verbose=0),
     )
     t0 = time.perf_counter()

@@ -177,8 +177,6 @@ def tune_and_log(
                 num_samples=num_samples,
                 # seeded sampling: the same commit, seed and config give the same trials
                 search_alg=BasicVariantGenerator(random_state=seed),
-                # a finished trial's worker runs the next trial: no new process, no second torch import
-                reuse_actors=True,
                 scheduler=ASHAScheduler(
                     metric=select, mode="max", max_t=max_epochs, grace_period=1, reduction_factor=2
                 ),
