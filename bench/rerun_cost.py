@@ -40,6 +40,11 @@ def main() -> None:
             f"({ingest['copied']} objects), {trained}"
         )
         if label == "full run":
+            if not ingest["copied"] or trained == "skipped":
+                raise SystemExit(
+                    f"{args.date} of {ds.name} was already run on this stack, so this was no full run: "
+                    "pass --date with a partition date not run before"
+                )
             compute = compute_seconds(api, ds.dag_id, run["dag_run_id"])
     ratio = figures["no-change rerun"] / figures["full run"]
     print(f"no-change rerun cost = {ratio:.1%} of a full run [goal <= 10%, 0 bytes, training skipped]")
