@@ -86,11 +86,13 @@ def train_trial(hp: dict[str, Any], arrays: dict[str, Any]) -> None:
 def close_trial_runs(client: Any, experiment_id: str, parent_run_id: str, results: Any) -> None:
     """End the MLflow run of every trial: a trial stopped by the scheduler (ASHA, or at max_t)
     never returns from its last ``tune.report``, so its own ``set_terminated`` does not run."""
-    errored = {(r.metrics or {}).get("trial_id") for r in results if r.error}
+    # a trial's folder is named after its id; an errored trial may never have reported metrics
+    errored = [Path(r.path).name for r in results if r.error]
     for run in client.search_runs(
         [experiment_id], f"tags.mlflow.parentRunId = '{parent_run_id}' and attributes.status = 'RUNNING'"
     ):
-        status = "FAILED" if run.data.tags.get("ray.trial_id") in errored else "FINISHED"
+        trial_id = run.data.tags.get("ray.trial_id", "")
+        status = "FAILED" if trial_id and any(trial_id in name for name in errored) else "FINISHED"
         client.set_terminated(run.info.run_id, status)
 
 
