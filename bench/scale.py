@@ -40,8 +40,7 @@ def _peak_rss_mb() -> float:
 def _dataset(base: str, name: str) -> Any:
     from include.retrain import config
 
-    # the whole batch must pass: the images of a scale batch are all good, so no quarantine step
-    return config.get(base).copy_as(name)
+    return config.get(base).copy_as(name)  # its own repository and landing prefix
 
 
 def land(base: str, name: str, size: int) -> int:

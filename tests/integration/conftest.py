@@ -33,7 +33,7 @@ def publish_partition(stack: Any, endpoint: Any, ds: config.DatasetConfig, date:
     return str(pipeline.publish_data(ds, endpoint, ingested, report, {"airflow.run_id": run_id})["commit"])
 
 
-def datasets_file(path: Path, *datasets: config.DatasetConfig) -> Path:
+def write_datasets_file(path: Path, *datasets: config.DatasetConfig) -> Path:
     """A datasets.yaml holding ``datasets``, for a Ray job to read through RETRAIN_DATASETS_FILE."""
     entries = [json.loads(ds.model_dump_json()) for ds in datasets]
     path.write_text(yaml.safe_dump({"datasets": entries}, sort_keys=False))

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from include.retrain import generate, lakefs_io, pipeline, ray_jobs
-from tests.integration.conftest import dataset_copy, datasets_file, publish_partition
+from tests.integration.conftest import dataset_copy, publish_partition, write_datasets_file
 
 FAULT = dataset_copy("pump_fleet", "fault_sensor")
 
@@ -107,7 +107,7 @@ def test_ray_worker_killed_mid_trial_then_tune_restores_the_trial_within_max_fai
     # one trial (ASHA never stops a lone trial) of 40 epochs: long enough to be killed mid-way
     entry = f"python -m include.retrain.jobs.train --dataset {ds.name} --commit {commit}"
     entry += " --airflow-run-id fault__ray_worker --num-samples 1 --max-epochs 40"
-    env = ray_jobs.runtime_env({"RETRAIN_DATASETS_FILE": str(datasets_file(tmp_path / "datasets.yaml", ds))})
+    env = ray_jobs.runtime_env({"RETRAIN_DATASETS_FILE": str(write_datasets_file(tmp_path / "datasets.yaml", ds))})
     dashboard = stack.config.url("ray_dashboard")
     client = ray_jobs.job_client(dashboard)
     sub = ray_jobs.submission_id(ds.dag_id, "fault__ray_worker", "train", entry)
