@@ -1,7 +1,9 @@
 # The two commands of the README:  make run  |  make test
 SHELL := /bin/bash
 PY := .venv/bin/python
-STACK := PYTHONPATH=$(CURDIR) $(PY) -m include.retrain.stack
+STACK := PYTHONPATH=$(CURDIR) $(PY) -m devstack
+# ruff (lint + format), mypy, and the import contracts of pyproject.toml (import-linter)
+LINT := $(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy && PYTHONPATH=$(CURDIR) .venv/bin/lint-imports
 
 
 .PHONY: help setup up down status run smoke reproduce test test-unit lint lock clean
@@ -32,14 +34,14 @@ reproduce: up  ## reproduce a registered model with DVC: make reproduce MODEL=pu
 	@$(STACK) reproduce --model $(MODEL) --version $(VERSION)
 
 test: setup  ## lint, then every test layer (unit, dags, static, integration, e2e) against real services
-	@$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy
+	@$(LINT)
 	@PYTHONPATH=$(CURDIR) $(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: setup  ## only the fast layers (no services)
 	@PYTHONPATH=$(CURDIR) $(PY) -m pytest -m "unit or dags or static" $(PYTEST_ARGS)
 
-lint: setup  ## ruff + mypy
-	@$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy
+lint: setup  ## ruff + mypy + import contracts (the product never imports the dev stack; layers; no cycles)
+	@$(LINT)
 
 lock:  ## re-resolve requirements.txt into constraints.txt in ONE pip run
 	@bash scripts/lock.sh

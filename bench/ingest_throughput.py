@@ -14,10 +14,10 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from include.retrain import lakefs_io
-from include.retrain.endpoints import LakeFSEndpoint
-from include.retrain.ingest import ingest_partition, lakefs_gateway, list_partition
-from include.retrain.stack.services import stack_from_env
+from devstack.services import stack_from_env
+from include.retrain.lake import lakefs_io
+from include.retrain.lake.ingest import ingest_partition, lakefs_gateway, list_partition
+from include.retrain.lake.lakefs_io import LakeFSEndpoint
 
 
 def main() -> None:

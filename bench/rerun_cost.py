@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import argparse
 
-from include.retrain import config, nightly
-from include.retrain.driver import run_dag
-from include.retrain.stack.services import stack_from_env
+from devstack import nightly
+from devstack.nightly import run_dag
+from devstack.services import stack_from_env
+from include.retrain import config
 
 
 def main() -> None:

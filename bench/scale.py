@@ -38,15 +38,16 @@ def _peak_rss_mb() -> float:
 
 
 def _dataset(base: str, name: str) -> Any:
+    from devstack.generate import dataset_copy
     from include.retrain import config
 
-    return config.get(base).copy_as(name)  # its own repository and landing prefix
+    return dataset_copy(config.get(base), name)  # its own repository and landing prefix
 
 
 def land(base: str, name: str, size: int) -> int:
     """Generate one batch into the landing zone; returns its number of files."""
-    from include.retrain import generate
-    from include.retrain.stack.services import stack_from_env
+    from devstack import generate
+    from devstack.services import stack_from_env
 
     ds, stack = _dataset(base, name), stack_from_env()
     if ds.modality == "image":
@@ -61,9 +62,11 @@ def land(base: str, name: str, size: int) -> int:
 
 def measure(base: str, name: str, in_memory: bool) -> dict[str, Any]:
     """Ingest and validate one landed batch in this process (the child of :func:`main`)."""
-    from include.retrain import lakefs_io, pipeline
-    from include.retrain.stack.services import stack_from_env
-    from include.retrain.validation import validate_files
+    from devstack.services import stack_from_env
+    from include.retrain import steps
+    from include.retrain.handoffs import RunLineage
+    from include.retrain.lake import lakefs_io
+    from include.retrain.quality.checks import validate_files
 
     ds, stack = _dataset(base, name), stack_from_env()
     endpoint = stack.lakefs_endpoint()
@@ -72,17 +75,20 @@ def measure(base: str, name: str, in_memory: bool) -> dict[str, Any]:
     rss_before = _peak_rss_mb()
     run_id = f"scale__{uuid.uuid4().hex[:6]}"
     t0 = time.perf_counter()
-    ingested = pipeline.ingest(ds, stack.s3_client(), "2026-01-01", endpoint, ds.dag_id, run_id)
+    lineage = RunLineage(ds.dag_id, run_id, "2026-01-01")
+    ingested = steps.ingest(ds, stack.s3_client(), "2026-01-01", endpoint, lineage)
     t1 = time.perf_counter()
     if in_memory:  # the baseline: every file of the batch in memory at once, as before streaming
         clt = lakefs_io.client(endpoint)
         paths = sorted(ingested["copied_paths"])
         files = dict(lakefs_io.stream_objects(clt, ds.repository, ingested["branch"], paths))
-        report = validate_files(ds, {p.removeprefix("data/"): b for p, b in files.items()}).as_dict()
+        batch = validate_files(ds, {p.removeprefix("data/"): b for p, b in files.items()})
+        passed, bad = batch.passed, len(batch.bad)
     else:
-        report = pipeline.validate(ds, endpoint, ingested, ds.dag_id, run_id)
+        validated = steps.validate(ds, endpoint, ingested, lineage)
+        passed, bad = validated["passed"], validated["files_bad"]
     t2 = time.perf_counter()
-    assert report["passed"] and report["files_bad"] == 0, report["files_bad"]
+    assert passed and bad == 0, bad
     lakefs_io.delete_branch(lakefs_io.ensure_repository(lakefs_io.client(endpoint), ds.repository), ingested["branch"])
     return {
         "files": ingested["copied"],
@@ -111,7 +117,7 @@ def main() -> None:
         base, name = args.child
         print(json.dumps(measure(base, name, args.in_memory)), flush=True)
         return
-    from include.retrain.stack.services import stack_from_env
+    from devstack.services import stack_from_env
 
     if not stack_from_env().is_up():
         raise SystemExit("the local stack is not up: run `make up` first")

@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # only what a trial needs at the top: the cold baseline process must not pay for the generator
-from include.retrain import training
+from include.retrain.ml import training
 
 HP = {"lr": 1e-3, "width": 16, "depth": 2, "dropout": 0.1, "batch_size": 64, "seed": 0}
 
@@ -39,7 +39,9 @@ HP = {"lr": 1e-3, "width": 16, "depth": 2, "dropout": 0.1, "batch_size": 64, "se
 def arrays(assets: int) -> dict:
     import pandas as pd
 
-    from include.retrain import config, features, generate
+    from devstack import generate
+    from include.retrain import config
+    from include.retrain.ml import features
 
     ds = config.get("pump_fleet")
     assert ds.sensor is not None

@@ -64,8 +64,8 @@ def rollback_model() -> None:
     def move_champion(params: dict[str, Any], dag_run: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from include.retrain import registry
         from include.retrain.adapters.connections import mlflow_url
+        from include.retrain.release import registry
 
         ds = config.get(params["dataset"])
         try:
@@ -90,16 +90,16 @@ def rollback_model() -> None:
 def revert_data() -> None:
     @task(pool="lakefs_merge")  # idempotent: a retry finds its own revert commit
     def revert_commit(params: dict[str, Any], dag_run: Any) -> dict[str, str]:
-        from include.retrain import lakefs_io
         from include.retrain.adapters.connections import lakefs_endpoint
+        from include.retrain.adapters.dag_run import lineage
+        from include.retrain.lake import lakefs_io
 
         ds = config.get(params["dataset"])
         metadata = {
             "revert.reason": params["reason"],
             "revert.by": _who(dag_run),
             "revert.commit": params["commit"],
-            "airflow.dag_id": dag_run.dag_id,
-            "airflow.run_id": dag_run.run_id,
+            **lineage(dag_run).commit_metadata(),
         }
         head = lakefs_io.revert_on_main(lakefs_io.client(lakefs_endpoint()), ds.repository, params["commit"], metadata)
         return {"repository": ds.repository, "reverted": params["commit"], "commit": head}

@@ -22,7 +22,7 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 
-from include.retrain.adapters.ray_job import RayJobOperator
+from include.retrain.adapters.ray_operator import RayJobOperator
 
 _LANDING_BUCKET = os.environ.get("LANDING_BUCKET", "landing")
 _OWNER = os.environ.get("RETRAIN_OWNER", "data-platform")
@@ -51,7 +51,7 @@ def smoke_platform() -> None:
     def read_landing_object(params: dict[str, Any], ds: str) -> dict[str, Any]:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        from include.retrain.smoke import LANDING_PREFIX
+        from include.retrain.smoke_steps import LANDING_PREFIX
 
         date = params.get("landing_date") or ds
         prefix = f"{LANDING_PREFIX}/dt={date}/"
@@ -66,31 +66,31 @@ def smoke_platform() -> None:
     def publish_to_lakefs(obj: dict[str, Any], dag_run: Any) -> dict[str, str]:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        from include.retrain import lakefs_io, smoke
+        from include.retrain import smoke_steps
         from include.retrain.adapters.connections import lakefs_endpoint
+        from include.retrain.adapters.dag_run import lineage
+        from include.retrain.lake import lakefs_io
 
         body = S3Hook(aws_conn_id="aws_landing").get_key(obj["key"], obj["bucket"]).get()["Body"]
-        metadata = {
-            "airflow.dag_id": dag_run.dag_id,
-            "airflow.run_id": dag_run.run_id,
-            "source.uri": f"s3://{obj['bucket']}/{obj['key']}",
-            "source.objects": "1",
-        }
-        branch = lakefs_io.run_branch_name(dag_run.dag_id, dag_run.run_id)
-        return smoke.publish_object(lakefs_endpoint(), body, f"data/{obj['key']}", metadata, branch)
+        run = lineage(dag_run)
+        metadata = {**run.commit_metadata(), "source.uri": f"s3://{obj['bucket']}/{obj['key']}", "source.objects": "1"}
+        branch = lakefs_io.run_branch_name(run.dag_id, run.run_id)
+        return smoke_steps.publish_object(lakefs_endpoint(), body, f"data/{obj['key']}", metadata, branch)
 
     run_ray_job = RayJobOperator(
         task_id="run_ray_job",
-        entrypoint="python -m include.retrain.jobs.smoke --n 8",
+        entrypoint="python -m include.retrain.jobs.fanout --n 8",
         entrypoint_num_cpus=0.5,
     )
 
     @task
     def log_mlflow_run(published: dict[str, str], ray: dict[str, Any], run_id: str) -> dict[str, str]:
-        from include.retrain import smoke
+        from include.retrain import smoke_steps
         from include.retrain.adapters.connections import mlflow_url
 
-        return smoke.log_mlflow_run(mlflow_url(), published["commit"], ray["submission_id"], ray["result"], run_id)
+        return smoke_steps.log_mlflow_run(
+            mlflow_url(), published["commit"], ray["submission_id"], ray["result"], run_id
+        )
 
     @task
     def summarize(

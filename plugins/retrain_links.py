@@ -2,7 +2,7 @@
 
 from airflow.plugins_manager import AirflowPlugin
 
-from include.retrain.adapters.links import LINKS
+from include.retrain.adapters.extra_links import LINKS
 
 
 class RetrainLinksPlugin(AirflowPlugin):

@@ -41,8 +41,8 @@ os.environ.update(
     }
 )
 
-from include.retrain.stack.config import PORTS, StackConfig, free_ports  # noqa: E402
-from include.retrain.stack.services import Stack  # noqa: E402
+from devstack.services import Stack  # noqa: E402
+from devstack.stack_config import PORTS, StackConfig, free_ports  # noqa: E402
 
 _LAYERS = ("unit", "dags", "static", "integration", "e2e")
 

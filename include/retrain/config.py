@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "datasets.yaml"
+PROJECT_ROOT = DEFAULT_PATH.parents[1]  # image.reference paths are relative to it
 ENV_VAR = "RETRAIN_DATASETS_FILE"
 
 
@@ -103,6 +104,32 @@ class Validation(_Strict):
         return v
 
 
+# The hyperparameter search space: name -> a fixed value, or a one-key mapping naming a Ray Tune
+# sampler and its arguments, e.g. {"loguniform": [1e-4, 1e-2]}. tune.search_space overrides entries.
+DEFAULT_SEARCH_SPACE: dict[str, Any] = {
+    "lr": {"loguniform": [5e-4, 5e-3]},
+    "width": {"choice": [16, 32, 48]},
+    "depth": {"randint": [1, 4]},
+    "dropout": {"uniform": [0.0, 0.3]},
+    "batch_size": {"choice": [32, 64, 128]},
+}
+SAMPLERS = ("loguniform", "uniform", "randint", "choice")
+
+
+def merged_search_space(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The default space with ``overrides``; raises ValueError naming an unknown or malformed entry."""
+    unknown = set(overrides) - set(DEFAULT_SEARCH_SPACE)
+    if unknown:
+        raise ValueError(
+            f"tune.search_space: unknown hyperparameters {sorted(unknown)} (known: {', '.join(DEFAULT_SEARCH_SPACE)})"
+        )
+    space = {**DEFAULT_SEARCH_SPACE, **overrides}
+    for name, spec in space.items():
+        if isinstance(spec, dict) and (len(spec) != 1 or next(iter(spec)) not in SAMPLERS):
+            raise ValueError(f"tune.search_space.{name}: use a value or one of {SAMPLERS}, e.g. {{'choice': [1, 2]}}")
+    return space
+
+
 class Tune(_Strict):
     num_samples: int = Field(default=4, ge=1, le=1000)
     max_epochs: int = Field(default=6, ge=1, le=1000)
@@ -114,10 +141,13 @@ class Tune(_Strict):
     @field_validator("search_space")
     @classmethod
     def _known_space(cls, v: dict[str, Any]) -> dict[str, Any]:
-        from .tuning import merged_space
-
-        merged_space(v)  # raises ValueError naming the hyperparameter
+        merged_search_space(v)  # raises ValueError naming the hyperparameter
         return v
+
+    @property
+    def space(self) -> dict[str, Any]:
+        """The search space of this dataset: the defaults with its overrides."""
+        return merged_search_space(self.search_space)
 
 
 class Gate(_Strict):
@@ -165,7 +195,7 @@ class DatasetConfig(_Strict):
         if self.modality == "image":
             if self.image is None:
                 raise ValueError("modality 'image' needs an 'image' block (size, labels, ...)")
-            if self.image.reference and not (DEFAULT_PATH.parents[1] / self.image.reference).is_file():
+            if self.image.reference and not (PROJECT_ROOT / self.image.reference).is_file():
                 raise ValueError(f"image.reference {self.image.reference!r} is not a file of the project")
         if self.modality == "sensor":
             if self.sensor is None:
@@ -180,17 +210,6 @@ class DatasetConfig(_Strict):
         spec = self.sensor if self.modality == "sensor" else self.image
         assert spec is not None
         return list(spec.labels)
-
-    def copy_as(self, name: str, **validation: Any) -> DatasetConfig:
-        """This entry under another name, so with its own lakeFS repository, landing prefix and
-        model; ``validation`` overrides fields of its validation section (tests, bench)."""
-        return self.model_copy(
-            update={
-                "name": name,
-                "landing": self.landing.model_copy(update={"prefix": name}),
-                "validation": self.validation.model_copy(update=validation),
-            }
-        )
 
     @property
     def augment(self) -> dict[str, Any]:
@@ -212,6 +231,44 @@ class DatasetConfig(_Strict):
     @property
     def model_name(self) -> str:
         return self.name
+
+
+class TriggerParams(BaseModel):
+    """The trigger form of every retrain DAG (Airflow params), and how the steps read it.
+
+    ``adapters/params.py`` turns each field into an Airflow ``Param`` (type, bounds, description);
+    ``{ds.…}`` in a description is filled with the dataset's config. The Ray job commands
+    (``jobs/submission.py``) read the same names as ``params.<field>``.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    force_retrain: bool = Field(False, description="Train even when nothing new was merged.")
+    force_promote: bool = Field(
+        False, description="Promote even if the gate fails; recorded as an override on the version."
+    )
+    num_samples: int | None = Field(None, ge=1, le=200, description="Ray Tune trials (default {ds.tune.num_samples}).")
+    max_epochs: int | None = Field(None, ge=1, le=500, description="Epochs per trial (default {ds.tune.max_epochs}).")
+    gpus_per_trial: float | None = Field(
+        None, ge=0, description="GPUs per trial, fractional allowed (default {ds.tune.gpus_per_trial})."
+    )
+    landing_date: str | None = Field(
+        None,
+        json_schema_extra={"format": "date"},
+        description="Ingest this dt=YYYY-MM-DD partition instead of the logical date's.",
+    )
+    drift_threshold: float = Field(
+        0.2, ge=0.0, description="PSI above which a feature counts as drifted (0.2: significant)."
+    )
+    ingest_only: bool = Field(
+        False, description="Ingest, validate and publish only; train on a later run (backfill runs always do)."
+    )
+    train_label_noise: float = Field(
+        0.0,
+        ge=0.0,
+        le=0.9,
+        description="Testing knob: mislabel this fraction of training labels (each moved to the next class).",
+    )
 
 
 class ConfigError(ValueError):

@@ -1,44 +1,54 @@
-"""The run summary: one dict for XCom and the console, and markdown for the DAG-run note."""
+"""The run summary: one typed dict for XCom and the console, and markdown for the DAG-run note."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from . import links as urls
+from . import urls
+from .handoffs import (
+    Drift,
+    Evaluation,
+    GateDecision,
+    Published,
+    PublishedModel,
+    RayJob,
+    RunSummary,
+    TrainResult,
+    Validated,
+)
 
 
 def build(
+    *,
     dag_id: str,
     run_id: str,
     date: str,
-    published: dict[str, Any] | None,
-    validation: dict[str, Any] | None,
-    training: dict[str, Any] | None,
-    evaluation: dict[str, Any] | None,
-    decision: dict[str, Any] | None,
-    model: dict[str, Any] | None,
+    published: Published | None,
+    validated: Validated | None,
+    drift: Drift | None,
     skipped_reason: str | None,
+    training: RayJob[TrainResult] | None,
+    evaluation: Evaluation | None,
+    gated: GateDecision | None,
+    model: PublishedModel | None,
     links: dict[str, str],
-    drift: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    out: dict[str, Any] = {"dag_id": dag_id, "run_id": run_id, "date": date}
+) -> RunSummary:
+    out: RunSummary = {"dag_id": dag_id, "run_id": run_id, "date": date}
     if drift is not None:
-        psi = {name: f["psi"] for name, f in drift.get("features", {}).items()}
         out["drift"] = {
             "detected": bool(drift.get("drift_detected")),
             "drifted": drift.get("drifted", []),
             "unseen_files": drift.get("unseen_files", 0),
-            "psi": psi,
+            "psi": {name: f["psi"] for name, f in drift.get("features", {}).items()},
         }
     if published:
-        out.update(commit=published["commit"], new_data=published["new_data"], repository=published["repository"])
-    if validation:
-        out["validation"] = {k: validation.get(k) for k in ("passed", "files_total", "files_bad", "report")}
-        out["validation"]["quarantined"] = validation.get("quarantined", [])
+        out["commit"], out["new_data"] = published["commit"], published["new_data"]
+        out["repository"] = published["repository"]
+    if validated:
+        out["validation"] = {k: validated.get(k) for k in ("passed", "files_total", "files_bad", "report")}
+        out["validation"]["quarantined"] = validated.get("quarantined", [])
     if skipped_reason:
         out["training"] = {"skipped": True, "reason": skipped_reason}
     elif training:
-        result = training.get("result", {})
+        result = training["result"]
         out["training"] = {
             "trials": result.get("trials"),
             "trial_errors": result.get("trial_errors"),
@@ -47,16 +57,16 @@ def build(
             "ray_submission_id": training.get("submission_id"),
         }
     if evaluation:
-        out["metrics"] = {k: v for k, v in evaluation.get("result", {}).items() if k.startswith(("holdout_", "champ"))}
-    if decision:
-        out["gate"] = decision
+        out["metrics"] = {k: v for k, v in evaluation["scores"].items() if k.startswith(("holdout_", "champ"))}
+    if gated:
+        out["gate"] = gated
     if model:
         out["model"] = model
     out["links"] = links
     return out
 
 
-def facts(s: dict[str, Any]) -> list[tuple[str, str]]:
+def facts(s: RunSummary) -> list[tuple[str, str]]:
     """(label, text) pairs of a run summary, shared by the DAG-run note and the console."""
     out = []
     if "commit" in s:
@@ -100,7 +110,7 @@ def facts(s: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def note(summary: dict[str, Any]) -> str:
+def note(summary: RunSummary) -> str:
     """Markdown for the Airflow DAG-run note."""
     lines = [f"**{summary['dag_id']}** for dt={summary['date']}"]
     lines += [f"- {label}: {text}" for label, text in facts(summary)]
@@ -108,26 +118,25 @@ def note(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def console(summary: dict[str, Any]) -> list[str]:
+def console(summary: RunSummary) -> list[str]:
     """The summary as aligned console lines (``make run``)."""
     pairs = [*facts(summary), *summary.get("links", {}).items()]
     return [f"  {label + ':':<15}{text}" for label, text in pairs]
 
 
-def links(
-    lakefs_url: str,
-    mlflow_url: str,
-    repository: str,
-    commit: str | None,
-    model: dict[str, Any] | None,
-    training: dict[str, Any] | None,
+def run_links(
+    lakefs_ui: str,
+    mlflow_ui: str,
+    published: Published | None,
+    model: PublishedModel | None,
+    training: TrainResult | None,
 ) -> dict[str, str]:
+    """The run's links into the lakeFS and MLflow UIs (the commit, the candidate run, the version)."""
     out = {}
-    if commit:
-        out["lakeFS commit"] = urls.lakefs_commit(lakefs_url, repository, commit)
-    run = (training or {}).get("result", {})
-    if run.get("run_id"):
-        out["MLflow run"] = urls.mlflow_run(mlflow_url, run["experiment_id"], run["run_id"])
+    if published:
+        out[urls.LAKEFS_COMMIT] = urls.lakefs_commit(lakefs_ui, published["repository"], published["commit"])
+    if training:
+        out[urls.MLFLOW_RUN] = urls.mlflow_run(mlflow_ui, training["experiment_id"], training["run_id"])
     if model:
-        out["MLflow model"] = urls.mlflow_model(mlflow_url, model["name"], model["version"])
+        out["MLflow model"] = urls.mlflow_model(mlflow_ui, model["name"], model["version"])
     return out

@@ -93,7 +93,7 @@ def test_retrain_dag_wires_write_audit_publish_then_train_and_gate(dagbag):
 def test_train_entrypoint_renders_the_commit_and_params():
     from jinja2 import Environment
 
-    from include.retrain import entrypoints
+    from include.retrain.jobs import submission
 
     class TI:
         @staticmethod
@@ -102,12 +102,12 @@ def test_train_entrypoint_renders_the_commit_and_params():
 
     env = Environment()
     params = {"num_samples": 3, "max_epochs": None, "gpus_per_trial": 0.5, "train_label_noise": 0.0}
-    cmd = env.from_string(entrypoints.train("pump_fleet")).render(ti=TI, run_id="manual__x", params=params)
+    cmd = env.from_string(submission.train_command("pump_fleet")).render(ti=TI, run_id="manual__x", params=params)
     assert cmd == (
         "python -m include.retrain.jobs.train --dataset pump_fleet --commit c0ffee "
         "--airflow-run-id 'manual__x' --num-samples 3 --gpus-per-trial 0.5"
     )
-    ev = env.from_string(entrypoints.evaluate("pump_fleet")).render(ti=TI, params=params)
+    ev = env.from_string(submission.evaluate_command("pump_fleet")).render(ti=TI, params=params)
     assert ev.endswith("--commit c0ffee --run-id r1")
 
 
@@ -150,7 +150,7 @@ def test_retrain_dags_publish_assets_for_data_and_model(dagbag):
 def test_linked_tasks_keep_their_extra_links_through_serialization(dagbag):
     from airflow.serialization.serialized_objects import DagSerialization
 
-    from include.retrain import links as L
+    from include.retrain import urls as L
 
     dag = DagSerialization.from_dict(DagSerialization.to_dict(dagbag.dags["retrain_cast_metal"]))
     expected = {
@@ -177,5 +177,5 @@ def test_retrain_dags_alert_past_their_configured_deadline(dagbag):
         (alert,) = dagbag.dags[ds.dag_id].deadline
         assert alert.interval == timedelta(minutes=ds.deadline_minutes)
         assert ds.deadline_minutes == TEST_DEADLINE_MINUTES.get(ds.name, shipped[ds.name].deadline_minutes)
-        assert alert.callback.path == "include.retrain.adapters.notify.deadline_missed"
+        assert alert.callback.path == "include.retrain.adapters.alerts.deadline_missed"
         assert alert.callback.kwargs == {"dataset": ds.name, "limit_minutes": ds.deadline_minutes}

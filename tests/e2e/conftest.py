@@ -8,8 +8,10 @@ import lakefs
 import pytest
 from mlflow import MlflowClient
 
-from include.retrain import config, lakefs_io, nightly
-from include.retrain.driver import run_dag
+from devstack import nightly
+from devstack.nightly import run_dag
+from include.retrain import config
+from include.retrain.lake import lakefs_io
 
 FAST = {"num_samples": 2, "max_epochs": 4}  # a small search keeps the suite quick
 

@@ -17,8 +17,8 @@ from urllib.parse import quote
 
 import pytest
 
-from include.retrain import links as L
-from include.retrain import nightly
+from devstack import nightly
+from include.retrain import urls as L
 from tests.conftest import ARTIFACTS
 from tests.e2e.conftest import CAST
 

@@ -8,7 +8,7 @@ import subprocess
 
 import yaml
 
-from include.retrain import repro
+from include.retrain.ml import reproduce
 from tests.conftest import ROOT
 from tests.e2e.conftest import CAST
 
@@ -21,7 +21,7 @@ def test_dvc_reproduces_a_registered_models_holdout_metrics(stack, cast_nights, 
     env = stack.repro_env()
     subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=tmp_path, env=env, check=True)
 
-    assert repro.reproduce(env, CAST.model_name, version, tmp_path) == 0  # compare exits 1 beyond tolerance
+    assert reproduce.reproduce(env, CAST.model_name, version, tmp_path) == 0  # compare exits 1 beyond tolerance
 
     params = yaml.safe_load((tmp_path / "params.yaml").read_text())
     mv = mlflow_client.get_model_version(CAST.model_name, version)
@@ -31,7 +31,7 @@ def test_dvc_reproduces_a_registered_models_holdout_metrics(stack, cast_nights, 
     assert params["train"]["epochs"] == int(run.data.params["best_epoch"])
     reproduced = json.loads((tmp_path / "repro" / "metrics.json").read_text())
     for key in ("holdout_accuracy", "holdout_macro_f1"):
-        assert abs(reproduced[key] - run.data.metrics[key]) <= repro.DEFAULT_TOLERANCE, key
+        assert abs(reproduced[key] - run.data.metrics[key]) <= reproduce.DEFAULT_TOLERANCE, key
     # dvc knows the pipeline is now up to date: a second repro runs nothing
     again = subprocess.run(["dvc", "status"], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
     assert "up to date" in again.stdout

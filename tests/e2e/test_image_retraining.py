@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from include.retrain import generate, lakefs_io, nightly
+from devstack import generate, nightly
+from include.retrain.lake import lakefs_io
 from tests.e2e.conftest import CAST, CAST_DATES, assert_lineage, champion_of, main_head, repository, run_date
 
 DATES, DS = CAST_DATES, CAST

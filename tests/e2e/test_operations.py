@@ -6,8 +6,9 @@ import time
 
 import psutil
 
-from include.retrain import lakefs_io, nightly
-from include.retrain.driver import run_dag
+from devstack import nightly
+from devstack.nightly import run_dag
+from include.retrain.lake import lakefs_io
 from tests.e2e.conftest import CAST, champion_of, main_head, repository, run_date
 
 

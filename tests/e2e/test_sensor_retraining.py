@@ -18,8 +18,10 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from include.retrain import config, lakefs_io, nightly, pipeline
-from include.retrain import links as L
+from devstack import nightly
+from include.retrain import config
+from include.retrain import urls as L
+from include.retrain.lake import lakefs_io
 from tests.e2e.conftest import FAST, assert_lineage, champion_of, main_head, nights, repository, run_date
 
 DATES = ["2026-11-01", "2026-11-02", "2026-11-03"]
@@ -67,7 +69,7 @@ def test_task_links_open_the_lakefs_commit_and_mlflow_run_of_the_run(stack, thre
     branch = lakefs_io.run_branch_name(DS.dag_id, run)
     experiment = mlflow_client.get_run(s["training"]["mlflow_run_id"]).info.experiment_id
     mlflow_run = L.mlflow_run(mlf, experiment, s["training"]["mlflow_run_id"])
-    report = f"{pipeline.report_prefix(DS.dag_id, run)}/validation.json"
+    report = f"{lakefs_io.report_prefix(DS.dag_id, run)}/validation.json"
     expected = {
         "ingest": {
             L.LAKEFS_BRANCH: L.lakefs_branch(lake, DS.repository, branch),
@@ -197,7 +199,7 @@ def test_bad_batch_fails_at_validation_and_leaves_main_and_champion(
     assert champion_of(mlflow_client, DS).version == champion
     branch = lakefs_io.run_branch_name(DS.dag_id, run["dag_run_id"])
     assert branch in {b.id for b in repo.branches()}, "the failed branch is kept for inspection"
-    path = f"{pipeline.report_prefix(DS.dag_id, run['dag_run_id'])}/validation.json"
+    path = f"{lakefs_io.report_prefix(DS.dag_id, run['dag_run_id'])}/validation.json"
     report = json.loads(lakefs_io.read_bytes(clt, DS.repository, branch, path))
     assert report["passed"] is False and report["files_bad"] == 6
     reasons = {f["path"].rsplit("/", 1)[-1]: f["reasons"] for f in report["files"] if not f["ok"]}

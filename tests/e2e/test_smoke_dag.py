@@ -5,7 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from include.retrain import lakefs_io, smoke
+from devstack import smoke
+from include.retrain.lake import lakefs_io
 
 ROOT = Path(__file__).resolve().parents[2]
 

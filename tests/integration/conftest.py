@@ -19,18 +19,23 @@ def endpoint(stack):
 
 def dataset_copy(base: str, name: str, **validation: Any) -> config.DatasetConfig:
     """Entry ``base`` of datasets.yaml under another name (own repo and landing prefix)."""
-    return config.get(base).copy_as(name, **validation)
+    from devstack.generate import dataset_copy as copy
+
+    return copy(config.get(base), name, **validation)
 
 
 def publish_partition(stack: Any, endpoint: Any, ds: config.DatasetConfig, date: str, run_id: str, **gen: Any) -> str:
     """Land a generated partition of ``ds`` and run ingest, validate and publish: the commit on main."""
-    from include.retrain import generate, pipeline
+    from devstack import generate
+    from include.retrain import steps
+    from include.retrain.handoffs import RunLineage
 
     files = generate.partition(ds, date, **gen)
     generate.write(files, ds.landing.prefix, s3=stack.s3_client(), bucket=ds.landing.bucket)
-    ingested = pipeline.ingest(ds, stack.s3_client(), date, endpoint, ds.dag_id, run_id)
-    report = pipeline.validate(ds, endpoint, ingested, ds.dag_id, run_id)
-    return str(pipeline.publish_data(ds, endpoint, ingested, report, {"airflow.run_id": run_id})["commit"])
+    lineage = RunLineage(ds.dag_id, run_id, date)
+    ingested = steps.ingest(ds, stack.s3_client(), date, endpoint, lineage)
+    report = steps.validate(ds, endpoint, ingested, lineage)
+    return str(steps.publish_data(ds, endpoint, ingested, report, lineage)["commit"])
 
 
 def write_datasets_file(path: Path, *datasets: config.DatasetConfig) -> Path:

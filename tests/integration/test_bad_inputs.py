@@ -1,4 +1,4 @@
-"""The bad-input table: each row is an input and its expected outcome, through the real pipeline.
+"""The bad-input table: each row is an input and its expected outcome, through the real steps.
 
 Every row lands its files in the real S3 landing zone (moto) and runs the DAG's ingest ->
 validate -> publish steps against the real lakeFS. Outcomes:
@@ -21,7 +21,10 @@ from dataclasses import dataclass
 import pandas as pd
 import pytest
 
-from include.retrain import config, generate, lakefs_io, pipeline
+from devstack import generate
+from include.retrain import config, steps
+from include.retrain.handoffs import RunLineage
+from include.retrain.lake import lakefs_io
 from tests.integration.conftest import dataset_copy
 
 SENSOR = dataset_copy("pump_fleet", "bad_sensor", max_bad_fraction=0.5, max_file_mb=0.5)
@@ -107,6 +110,7 @@ def _land(stack, row: Row, date: str, bad: dict[str, bytes]) -> dict[str, bytes]
 def test_bad_input(stack, endpoint, row):
     date = f"2025-02-{ROWS.index(row) + 1:02d}"
     ds, run_id = row.ds, f"badinput__{row.id}"
+    lineage = RunLineage(ds.dag_id, run_id, date)
     bad = row.bad()
     landed = _land(stack, row, date, bad)
     clt = lakefs_io.client(endpoint)
@@ -115,9 +119,9 @@ def test_bad_input(stack, endpoint, row):
     s3 = stack.s3_client()
 
     if row.outcome == "fail":
-        with pytest.raises((pipeline.ValidationFailed, pipeline.EmptyPartition)) as err:
-            ingested = pipeline.ingest(ds, s3, date, endpoint, ds.dag_id, run_id)
-            pipeline.validate(ds, endpoint, ingested, ds.dag_id, run_id)
+        with pytest.raises((steps.ValidationFailed, steps.EmptyPartition)) as err:
+            ingested = steps.ingest(ds, s3, date, endpoint, lineage)
+            steps.validate(ds, endpoint, ingested, lineage)
         assert row.reason in str(err.value), str(err.value)
         assert str(repo.branch("main").head.get_commit().id) == before, "main moved on a failed run"
         branch = lakefs_io.run_branch_name(ds.dag_id, run_id)
@@ -127,9 +131,9 @@ def test_bad_input(stack, endpoint, row):
         else:  # nothing landed: no branch was made
             assert not lakefs_io.branch_exists(repo, branch)
     else:
-        ingested = pipeline.ingest(ds, s3, date, endpoint, ds.dag_id, run_id)
-        report = pipeline.validate(ds, endpoint, ingested, ds.dag_id, run_id)
-        published = pipeline.publish_data(ds, endpoint, ingested, report, {"airflow.run_id": run_id})
+        ingested = steps.ingest(ds, s3, date, endpoint, lineage)
+        report = steps.validate(ds, endpoint, ingested, lineage)
+        published = steps.publish_data(ds, endpoint, ingested, report, lineage)
         on_main = {p for p, _, _ in lakefs_io.list_paths(clt, ds.repository, published["commit"], f"data/dt={date}/")}
         good = {f"data/{k}" for k in landed if k.removeprefix(f"dt={date}/") not in bad}
         assert good <= on_main, "a good file was lost"

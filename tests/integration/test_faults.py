@@ -9,7 +9,11 @@ import time
 
 import pytest
 
-from include.retrain import generate, lakefs_io, pipeline, ray_jobs
+from devstack import generate
+from include.retrain import steps
+from include.retrain.handoffs import RunLineage
+from include.retrain.jobs import submission
+from include.retrain.lake import lakefs_io
 from tests.integration.conftest import dataset_copy, publish_partition, write_datasets_file
 
 FAULT = dataset_copy("pump_fleet", "fault_sensor")
@@ -17,6 +21,7 @@ FAULT = dataset_copy("pump_fleet", "fault_sensor")
 
 def test_lakefs_killed_mid_ingest_then_the_retry_completes_without_duplicates(stack, endpoint):
     date, run_id = "2025-03-01", "fault__lakefs_killed"
+    lineage = RunLineage(FAULT.dag_id, run_id, date)
     files = generate.sensor_partition(FAULT, date, assets=40, rows_per_segment=1024)
     generate.write(files, FAULT.landing.prefix, s3=stack.s3_client(), bucket=FAULT.landing.bucket)
     clt = lakefs_io.client(endpoint)
@@ -27,7 +32,7 @@ def test_lakefs_killed_mid_ingest_then_the_retry_completes_without_duplicates(st
 
     def ingest_once() -> None:
         try:
-            pipeline.ingest(FAULT, stack.s3_client(), date, endpoint, FAULT.dag_id, run_id)
+            steps.ingest(FAULT, stack.s3_client(), date, endpoint, lineage)
         except BaseException as exc:  # the failure the task would see
             first["error"] = exc
 
@@ -48,15 +53,15 @@ def test_lakefs_killed_mid_ingest_then_the_retry_completes_without_duplicates(st
     assert "error" in first, "the ingest did not notice that lakeFS died (it finished before the kill)"
 
     stack.up()  # restarts only lakeFS, as a supervisor (systemd, Kubernetes) would
-    retry = pipeline.ingest(FAULT, stack.s3_client(), date, endpoint, FAULT.dag_id, run_id)
+    retry = steps.ingest(FAULT, stack.s3_client(), date, endpoint, lineage)
     assert retry["listed"] == len(files) and not retry["rejected"]
     on_branch = lakefs_io.list_paths(clt, FAULT.repository, branch, f"data/dt={date}/")
     assert sorted(p for p, _, _ in on_branch) == sorted(f"data/{f.key}" for f in files)  # all, once each
     sizes = {p: size for p, size, _ in on_branch}
     assert all(sizes[f"data/{f.key}"] == len(f.body) for f in files), "a partial object survived"
     assert str(repo.branch("main").head.get_commit().id) == main_before, "partial data was merged"
-    report = pipeline.validate(FAULT, endpoint, retry, FAULT.dag_id, run_id)
-    published = pipeline.publish_data(FAULT, endpoint, retry, report, {"airflow.run_id": run_id})
+    report = steps.validate(FAULT, endpoint, retry, lineage)
+    published = steps.publish_data(FAULT, endpoint, retry, report, lineage)
     on_main = lakefs_io.list_paths(clt, FAULT.repository, published["commit"], f"data/dt={date}/")
     assert len(on_main) == len(files)
 
@@ -66,8 +71,8 @@ def test_mlflow_down_at_publish_then_the_retry_leaves_one_version_and_no_danglin
     import torch
     from mlflow import MlflowClient
 
-    from include.retrain import registry
-    from include.retrain.gate import GateDecision
+    from include.retrain.handoffs import GateDecision
+    from include.retrain.release import registry
 
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # fail fast while MLflow is down
     uri, name = stack.config.url("mlflow"), "fault_model"
@@ -78,7 +83,12 @@ def test_mlflow_down_at_publish_then_the_retry_leaves_one_version_and_no_danglin
             torch.nn.Linear(3, 2), name="model", input_example=torch.zeros(1, 3).numpy(), pip_requirements=["torch"]
         )
     client = MlflowClient(uri)
-    decision = GateDecision(True, "promote", "test: beats the floor")
+    decision: GateDecision = {
+        "promote": True,
+        "decision": "promote",
+        "reason": "test: beats the floor",
+        "forced": False,
+    }
     lineage = {"lakefs.commit": "c0ffee", "airflow.run_id": "fault__mlflow_down"}
 
     # A first try that died half-way: the version is registered, no tag and no alias yet ...
@@ -107,11 +117,11 @@ def test_ray_worker_killed_mid_trial_then_tune_restores_the_trial_within_max_fai
     # one trial (ASHA never stops a lone trial) of 40 epochs: long enough to be killed mid-way
     entry = f"python -m include.retrain.jobs.train --dataset {ds.name} --commit {commit}"
     entry += " --airflow-run-id fault__ray_worker --num-samples 1 --max-epochs 40"
-    env = ray_jobs.runtime_env({"RETRAIN_DATASETS_FILE": str(write_datasets_file(tmp_path / "datasets.yaml", ds))})
+    env = submission.runtime_env({"RETRAIN_DATASETS_FILE": str(write_datasets_file(tmp_path / "datasets.yaml", ds))})
     dashboard = stack.config.url("ray_dashboard")
-    client = ray_jobs.job_client(dashboard)
-    sub = ray_jobs.submission_id(ds.dag_id, "fault__ray_worker", "train", entry)
-    assert ray_jobs.submit_or_reattach(client, sub, entry, env) == "submitted"
+    client = submission.job_client(dashboard)
+    sub = submission.submission_id(ds.dag_id, "fault__ray_worker", "train", entry)
+    assert submission.submit_or_reattach(client, sub, entry, env) == "submitted"
 
     killed, deadline = None, time.monotonic() + 240
     while killed is None and time.monotonic() < deadline:  # kill the trial's worker after its 3rd checkpoint
@@ -120,15 +130,15 @@ def test_ray_worker_killed_mid_trial_then_tune_restores_the_trial_within_max_fai
         if len(checkpoints) >= 1 and max(int(p.name.split("_")[1]) for p in checkpoints) >= 2 and trials:
             killed = trials[0].pid
             os.kill(killed, signal.SIGKILL)
-        assert ray_jobs.job_status(client, sub) not in ray_jobs.TERMINAL, "the trial ended before it was killed"
+        assert submission.job_status(client, sub) not in submission.TERMINAL, "the trial ended before it was killed"
         time.sleep(0.2)
     assert killed, "the trial never reached its third checkpoint"
 
-    while ray_jobs.job_status(client, sub) not in ray_jobs.TERMINAL and time.monotonic() < deadline + 300:
+    while submission.job_status(client, sub) not in submission.TERMINAL and time.monotonic() < deadline + 300:
         time.sleep(1)
     logs = client.get_job_logs(sub)
-    assert ray_jobs.job_status(client, sub) == "SUCCEEDED", logs[-3000:]
-    result = ray_jobs.parse_result(logs)
+    assert submission.job_status(client, sub) == "SUCCEEDED", logs[-3000:]
+    result = submission.parse_result(logs)
     assert result["trials"] == 1 and result["trial_errors"] == 0, result
     mlflow = MlflowClient(stack.config.url("mlflow"))
     (trial,) = mlflow.search_runs(

@@ -4,7 +4,8 @@ import uuid
 
 import pytest
 
-from include.retrain import lakefs_io, ray_jobs
+from include.retrain.jobs import submission
+from include.retrain.lake import lakefs_io
 
 
 @pytest.fixture(scope="module")
@@ -51,33 +52,33 @@ def test_mlflow_logs_and_reads_back_a_run(stack):
 
 
 def test_ray_job_through_the_jobs_api_is_idempotent(stack):
-    client = ray_jobs.job_client(stack.config.url("ray_dashboard"))
-    sub = ray_jobs.submission_id("it_dag", f"manual__{uuid.uuid4().hex[:6]}", "ray")
-    entry = "python -m include.retrain.jobs.smoke --n 4"
-    assert ray_jobs.submit_or_reattach(client, sub, entry, ray_jobs.runtime_env()) == "submitted"
-    assert ray_jobs.submit_or_reattach(client, sub, entry, ray_jobs.runtime_env()) in ("reattached", "reused")
+    client = submission.job_client(stack.config.url("ray_dashboard"))
+    sub = submission.submission_id("it_dag", f"manual__{uuid.uuid4().hex[:6]}", "ray")
+    entry = "python -m include.retrain.jobs.fanout --n 4"
+    assert submission.submit_or_reattach(client, sub, entry, submission.runtime_env()) == "submitted"
+    assert submission.submit_or_reattach(client, sub, entry, submission.runtime_env()) in ("reattached", "reused")
     import time
 
     deadline = time.monotonic() + 120
-    while ray_jobs.job_status(client, sub) not in ray_jobs.TERMINAL and time.monotonic() < deadline:
+    while submission.job_status(client, sub) not in submission.TERMINAL and time.monotonic() < deadline:
         time.sleep(1)
-    assert ray_jobs.job_status(client, sub) == "SUCCEEDED", client.get_job_logs(sub)
-    assert ray_jobs.parse_result(client.get_job_logs(sub))["sum_of_squares"] == 0 + 1 + 4 + 9
-    assert ray_jobs.submit_or_reattach(client, sub, entry, ray_jobs.runtime_env()) == "reused"
-    assert ray_jobs.job_status(client, "airflow-never-submitted") is None
+    assert submission.job_status(client, sub) == "SUCCEEDED", client.get_job_logs(sub)
+    assert submission.parse_result(client.get_job_logs(sub))["sum_of_squares"] == 0 + 1 + 4 + 9
+    assert submission.submit_or_reattach(client, sub, entry, submission.runtime_env()) == "reused"
+    assert submission.job_status(client, "airflow-never-submitted") is None
 
 
 def test_failed_ray_job_is_resubmitted_under_the_same_id(stack):
-    client = ray_jobs.job_client(stack.config.url("ray_dashboard"))
-    sub = ray_jobs.submission_id("it_dag", f"manual__{uuid.uuid4().hex[:6]}", "fails")
-    ray_jobs.submit_or_reattach(client, sub, "python -c 'raise SystemExit(3)'", ray_jobs.runtime_env())
+    client = submission.job_client(stack.config.url("ray_dashboard"))
+    sub = submission.submission_id("it_dag", f"manual__{uuid.uuid4().hex[:6]}", "fails")
+    submission.submit_or_reattach(client, sub, "python -c 'raise SystemExit(3)'", submission.runtime_env())
     import time
 
     deadline = time.monotonic() + 60
-    while ray_jobs.job_status(client, sub) not in ray_jobs.TERMINAL and time.monotonic() < deadline:
+    while submission.job_status(client, sub) not in submission.TERMINAL and time.monotonic() < deadline:
         time.sleep(1)
-    assert ray_jobs.job_status(client, sub) == "FAILED"
-    assert ray_jobs.submit_or_reattach(client, sub, "python -c 'print(1)'", ray_jobs.runtime_env()) == "submitted"
+    assert submission.job_status(client, sub) == "FAILED"
+    assert submission.submit_or_reattach(client, sub, "python -c 'print(1)'", submission.runtime_env()) == "submitted"
 
 
 def test_s3hook_reads_the_landing_zone(stack, monkeypatch):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from include.retrain.stack import processes
-from include.retrain.stack.services import Stack, StackError
+from devstack import processes
+from devstack.services import Stack, StackError
 from tests.conftest import new_stack_config
 
 

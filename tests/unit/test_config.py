@@ -102,7 +102,7 @@ def test_not_a_list_is_a_clear_error(tmp_path):
 
 
 def test_logical_date_of_a_partition_is_its_first_cron_time():
-    from include.retrain import nightly
+    from devstack import nightly
 
     ds = config.get("pump_fleet")  # "0 2 * * *"
     assert nightly.logical_date(ds, "2026-11-01") == "2026-11-01T02:00:00+00:00"

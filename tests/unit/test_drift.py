@@ -1,6 +1,7 @@
 import numpy as np
 
-from include.retrain import drift, pipeline
+from include.retrain import steps
+from include.retrain.quality import drift
 
 
 def test_psi_is_zero_for_the_same_distribution_and_large_for_a_shift():
@@ -28,16 +29,16 @@ def test_psi_handles_constant_and_non_finite_values():
 
 def test_training_policy():
     nothing = {"drift_detected": False, "features": {"a": {"psi": 0.05}}, "threshold": 0.2}
-    assert pipeline.training_decision(True, nothing, "3", False, False) is None  # new data
-    assert pipeline.training_decision(False, {"drift_detected": True}, "3", False, False) is None  # drift
-    assert pipeline.training_decision(False, nothing, None, False, False) is None  # first model
-    assert pipeline.training_decision(False, nothing, "3", True, False) is None  # forced
-    reason = pipeline.training_decision(False, nothing, "3", False, False)
+    assert steps.training_decision(True, nothing, "3", False, False) is None  # new data
+    assert steps.training_decision(False, {"drift_detected": True}, "3", False, False) is None  # drift
+    assert steps.training_decision(False, nothing, None, False, False) is None  # first model
+    assert steps.training_decision(False, nothing, "3", True, False) is None  # forced
+    reason = steps.training_decision(False, nothing, "3", False, False)
     assert reason == "nothing new merged, no drift (max PSI 0.050 <= 0.2) and champion v3 exists"
-    assert pipeline.training_decision(True, nothing, "3", False, True).startswith("ingest_only")
-    assert pipeline.training_decision(True, nothing, "3", False, False, backfill=True).startswith("backfill run")
-    assert pipeline.training_decision(True, nothing, None, False, False, backfill=True)  # deferred: no first model
-    assert pipeline.training_decision(True, nothing, "3", True, False, backfill=True) is None  # forced
+    assert steps.training_decision(True, nothing, "3", False, True).startswith("ingest_only")
+    assert steps.training_decision(True, nothing, "3", False, False, backfill=True).startswith("backfill run")
+    assert steps.training_decision(True, nothing, None, False, False, backfill=True)  # deferred: no first model
+    assert steps.training_decision(True, nothing, "3", True, False, backfill=True) is None  # forced
 
 
 def test_small_samples_of_the_same_distribution_do_not_read_as_drift():
@@ -50,15 +51,17 @@ def test_small_samples_of_the_same_distribution_do_not_read_as_drift():
 
 
 def test_image_features_of_two_generated_days_do_not_drift_but_a_lighting_change_does():
-    from include.retrain import config, generate, images
-    from include.retrain.image_validation import reference_image
+    from devstack import generate
+    from include.retrain import config
+    from include.retrain.quality import image_measures
+    from include.retrain.quality.image import reference_image
 
     ds = config.get("cast_metal")
     ref_picture = reference_image(ds)
 
     def feats(date, drift_amount=0.0):
         files = generate.image_partition(ds, date, per_class=30, drift=drift_amount)
-        facts = [images.measure(f.body, ref_picture) for f in files]
+        facts = [image_measures.measure(f.body, ref_picture) for f in files]
         return {"intensity_mean": np.array([f.mean for f in facts]), "ssim": np.array([f.ssim for f in facts])}
 
     day1 = feats("2026-11-01")

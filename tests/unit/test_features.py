@@ -1,7 +1,9 @@
 import numpy as np
 import pandas as pd
 
-from include.retrain import config, features, generate
+from devstack import generate
+from include.retrain import config
+from include.retrain.ml import features
 
 
 def _spec():
@@ -87,7 +89,7 @@ def test_fault_signatures_are_physical():
 def test_label_noise_moves_a_seeded_fraction_to_the_next_class():
     import numpy as np
 
-    from include.retrain.training import noisy_labels
+    from include.retrain.ml.training import noisy_labels
 
     y = np.zeros(1000, dtype=np.int64)
     noisy = noisy_labels(y, 0.3, 4, seed=7)

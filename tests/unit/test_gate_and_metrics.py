@@ -1,35 +1,36 @@
 import numpy as np
 import pytest
 
-from include.retrain import metrics, summary
-from include.retrain.gate import decide
+from include.retrain import summary
+from include.retrain.ml import metrics
+from include.retrain.release.gate import decide
 
 
 def test_first_model_needs_only_the_floor():
     d = decide("holdout_accuracy", {"holdout_accuracy": 0.91}, floor=0.9, max_regression=0.02)
-    assert d.promote and d.decision == "promote" and "first model" in d.reason
+    assert d["promote"] and d["decision"] == "promote" and "first model" in d["reason"]
 
 
 def test_below_the_floor_is_rejected_with_the_numbers():
     d = decide("holdout_accuracy", {"holdout_accuracy": 0.85}, floor=0.9, max_regression=0.02)
-    assert not d.promote and d.reason == "holdout_accuracy 0.8500 < floor 0.9000"
+    assert not d["promote"] and d["reason"] == "holdout_accuracy 0.8500 < floor 0.9000"
 
 
 def test_regression_beyond_tolerance_is_rejected():
     scores = {"holdout_accuracy": 0.93, "champion_holdout_accuracy": 0.96}
     d = decide("holdout_accuracy", scores, floor=0.9, max_regression=0.02)
-    assert not d.promote
-    assert "regresses more than 0.0200 below the champion's 0.9600" in d.reason
+    assert not d["promote"]
+    assert "regresses more than 0.0200 below the champion's 0.9600" in d["reason"]
 
 
 def test_small_regression_within_tolerance_passes():
     scores = {"holdout_accuracy": 0.95, "champion_holdout_accuracy": 0.96}
-    assert decide("holdout_accuracy", scores, floor=0.9, max_regression=0.02).promote
+    assert decide("holdout_accuracy", scores, floor=0.9, max_regression=0.02)["promote"]
 
 
 def test_force_promote_overrides_and_says_so():
     d = decide("holdout_accuracy", {"holdout_accuracy": 0.5}, 0.9, 0.0, force_promote=True)
-    assert d.promote and d.forced and d.reason.startswith("forced by force_promote")
+    assert d["promote"] and d["forced"] and d["reason"].startswith("forced by force_promote")
 
 
 def test_missing_metric_is_a_clear_error():
@@ -49,12 +50,20 @@ def test_metrics_summary():
 
 def test_note_reads_like_a_summary():
     s = summary.build(
-        "retrain_x",
-        "r1",
-        "2026-11-01",
-        {"commit": "c" * 64, "new_data": True, "repository": "x"},
-        {"passed": True, "files_total": 3, "files_bad": 1, "report": "_reports/r.json", "quarantined": ["data/a"]},
-        {
+        dag_id="retrain_x",
+        run_id="r1",
+        date="2026-11-01",
+        published={"commit": "c" * 64, "new_data": True, "repository": "x"},
+        validated={
+            "passed": True,
+            "files_total": 3,
+            "files_bad": 1,
+            "report": "_reports/r.json",
+            "quarantined": ["data/a"],
+        },
+        drift=None,
+        skipped_reason=None,
+        training={
             "result": {
                 "trials": 4,
                 "trial_errors": 0,
@@ -64,11 +73,10 @@ def test_note_reads_like_a_summary():
             },
             "submission_id": "s",
         },
-        {"result": {"holdout_accuracy": 0.97, "holdout_macro_f1": 0.96}},
-        {"decision": "promote", "reason": "ok"},
-        {"name": "x", "version": "2", "aliases": ["champion"]},
-        None,
-        {"MLflow run": "http://m/run"},
+        evaluation={"scores": {"holdout_accuracy": 0.97, "holdout_macro_f1": 0.96}},
+        gated={"decision": "promote", "reason": "ok"},
+        model={"name": "x", "version": "2", "aliases": ["champion"]},
+        links={"MLflow run": "http://m/run"},
     )
     note = summary.note(s)
     assert "- data: x@cccccccccccc\n" in note and "1 quarantined" in note and "- gate: PROMOTE -- ok" in note
@@ -78,7 +86,7 @@ def test_note_reads_like_a_summary():
 
 
 def test_alert_payload_has_what_on_call_needs():
-    from include.retrain.alerts import payload
+    from include.retrain.adapters.alerts import payload
 
     a = payload(
         "pump_fleet",
@@ -100,7 +108,7 @@ def test_alert_payload_has_what_on_call_needs():
 
 
 def test_deadline_alert_names_the_run_and_its_limit():
-    from include.retrain.alerts import deadline_payload
+    from include.retrain.adapters.alerts import deadline_payload
 
     a = deadline_payload(
         "pump_fleet", "retrain_pump_fleet", "scheduled__2026-11-01", 90, "2026-11-02T03:32:00Z", "running", "http://h/"
@@ -113,7 +121,7 @@ def test_deadline_alert_names_the_run_and_its_limit():
 
 
 def test_reproduced_metrics_are_compared_within_the_tolerance():
-    from include.retrain.repro import compare_metrics
+    from include.retrain.ml.reproduce import compare_metrics
 
     lines = compare_metrics({"holdout_accuracy": 0.95, "holdout_macro_f1": 0.9}, {"holdout_accuracy": 0.93}, 0.05)
     assert lines == [

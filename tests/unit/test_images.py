@@ -4,8 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from include.retrain import config, features, generate, images, models
-from include.retrain.image_validation import validate_image_files
+from devstack import generate
+from include.retrain import config
+from include.retrain.lake.formats import decode_image
+from include.retrain.ml import features, models
+from include.retrain.quality import image_measures
+from include.retrain.quality.image import validate_image_files
 
 DS = config.get("cast_metal")
 
@@ -51,13 +55,13 @@ def test_a_missing_class_fails_the_batch():
 
 
 def test_reference_is_close_to_good_parts_and_far_from_a_dark_frame():
-    ref = images.decode((config.DEFAULT_PATH.parents[1] / DS.image.reference).read_bytes())[1]
+    ref = decode_image((config.PROJECT_ROOT / DS.image.reference).read_bytes())[1]
     rng = np.random.default_rng(3)
-    good = np.clip(images.surface(rng, (64, 64)), 0, 255)
-    assert images.ssim(good, ref) > DS.validation.min_ssim
+    good = np.clip(generate.surface(rng, (64, 64)), 0, 255)
+    assert image_measures.ssim(good, ref) > DS.validation.min_ssim
     dark = np.clip(good - 100, 0, 255)  # mean ~30: passes the exposure check, SSIM catches it
     assert dark.mean() > DS.validation.min_mean
-    assert images.ssim(dark, ref) < DS.validation.min_ssim
+    assert image_measures.ssim(dark, ref) < DS.validation.min_ssim
 
 
 def test_split_of_images_is_by_content_hash():

@@ -2,7 +2,9 @@ import re
 
 import pytest
 
-from include.retrain import lakefs_io, ray_jobs
+from include.retrain import config
+from include.retrain.jobs import submission
+from include.retrain.lake import lakefs_io
 
 LAKEFS_BRANCH_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
@@ -20,17 +22,17 @@ def test_run_branch_is_stable_and_distinct_per_run():
 
 
 def test_repository_name_follows_the_contract():
-    assert lakefs_io.repository_name("pump_fleet") == "pump-fleet"
+    assert config.get("pump_fleet").repository == "pump-fleet"
 
 
 def test_submission_id_is_deterministic_per_task_of_a_run():
-    a = ray_jobs.submission_id("retrain_x", "manual__1", "train")
-    assert a == ray_jobs.submission_id("retrain_x", "manual__1", "train")
-    assert a != ray_jobs.submission_id("retrain_x", "manual__2", "train")
-    assert a != ray_jobs.submission_id("retrain_x", "manual__1", "evaluate")
+    a = submission.submission_id("retrain_x", "manual__1", "train")
+    assert a == submission.submission_id("retrain_x", "manual__1", "train")
+    assert a != submission.submission_id("retrain_x", "manual__2", "train")
+    assert a != submission.submission_id("retrain_x", "manual__1", "evaluate")
     # same task, new inputs (another commit in the rendered command): a new job, not a reused one
     cmd = "python -m include.retrain.jobs.train --commit "
-    assert ray_jobs.submission_id("d", "r", "train", cmd + "c1") != ray_jobs.submission_id(
+    assert submission.submission_id("d", "r", "train", cmd + "c1") != submission.submission_id(
         "d", "r", "train", cmd + "c2"
     )
     assert re.fullmatch(r"[A-Za-z0-9_-]+", a)
@@ -38,18 +40,18 @@ def test_submission_id_is_deterministic_per_task_of_a_run():
 
 def test_parse_result_takes_the_last_result_line():
     logs = 'noise\nRETRAIN_RESULT {"a": 1}\nmore\nRETRAIN_RESULT {"a": 2}\ntrailing\n'
-    assert ray_jobs.parse_result(logs) == {"a": 2}
-    assert ray_jobs.parse_result("no result here") == {}
+    assert submission.parse_result(logs) == {"a": 2}
+    assert submission.parse_result("no result here") == {}
 
 
 def test_runtime_env_ships_the_include_package():
-    env = ray_jobs.runtime_env({"X": "1"})
+    env = submission.runtime_env({"X": "1"})
     assert env["py_modules"][0].endswith("/include")
     assert env["env_vars"]["X"] == "1"
 
 
 def test_task_links_build_each_ui_url_and_leave_out_unknown_targets():
-    from include.retrain import links as L
+    from include.retrain import urls as L
 
     common = dict(
         lakefs_url="http://lake:8000/",

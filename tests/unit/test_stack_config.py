@@ -3,9 +3,9 @@ import stat
 
 import pytest
 
-from include.retrain.stack import airflow_settings
-from include.retrain.stack.config import PORTS, ConfigError, StackConfig
-from include.retrain.stack.credentials import load_or_create
+from devstack import airflow_settings
+from devstack.credentials import load_or_create
+from devstack.stack_config import PORTS, StackConfig, StackConfigError
 
 
 def test_defaults_match_the_documented_ports():
@@ -25,14 +25,14 @@ def test_every_port_comes_from_its_environment_variable():
 
 
 def test_a_bad_port_names_the_variable():
-    with pytest.raises(ConfigError, match="LAKEFS_PORT='eighty'"):
+    with pytest.raises(StackConfigError, match="LAKEFS_PORT='eighty'"):
         StackConfig.from_env({"LAKEFS_PORT": "eighty"})
-    with pytest.raises(ConfigError, match="MLFLOW_PORT=70000"):
+    with pytest.raises(StackConfigError, match="MLFLOW_PORT=70000"):
         StackConfig.from_env({"MLFLOW_PORT": "70000"})
 
 
 def test_two_services_on_one_port_is_refused_with_both_variables():
-    with pytest.raises(ConfigError, match="LAKEFS_PORT and MLFLOW_PORT are both 7000"):
+    with pytest.raises(StackConfigError, match="LAKEFS_PORT and MLFLOW_PORT are both 7000"):
         StackConfig.from_env({"LAKEFS_PORT": "7000", "MLFLOW_PORT": "7000"})
 
 
@@ -80,12 +80,12 @@ def test_settings_fill_placeholders_and_render_connections(tmp_path):
 def test_unknown_placeholder_is_a_clear_error(tmp_path):
     f = tmp_path / "s.yaml"
     f.write_text("airflow:\n  variables: [{variable_name: v, variable_value: '${NOPE}'}]\n")
-    with pytest.raises(airflow_settings.SettingsError, match=r"unknown placeholder \$\{NOPE\}.*known: A"):
+    with pytest.raises(airflow_settings.AirflowSettingsError, match=r"unknown placeholder \$\{NOPE\}.*known: A"):
         airflow_settings.load(f, {"A": "1"})
 
 
 def test_the_shipped_settings_file_declares_the_contract_connections(tmp_path):
-    from include.retrain.stack.services import Stack
+    from devstack.services import Stack
 
     stack = Stack(StackConfig.from_env({"RETRAIN_STATE_DIR": str(tmp_path)}), out=lambda _: None)
     s = stack.settings()

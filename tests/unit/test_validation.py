@@ -2,7 +2,9 @@
 
 import pytest
 
-from include.retrain import config, generate, validation
+from devstack import generate
+from include.retrain import config
+from include.retrain.quality import sensor
 
 EXPECTED = {
     "nan": "null values in 'vibration_y' (10 rows)",
@@ -21,7 +23,7 @@ EXPECTED = {
 def report():
     ds = config.get("pump_fleet")
     files = generate.sensor_partition(ds, "2026-11-01", assets=3, rows_per_segment=256, bad=generate.BAD_SENSOR_KINDS)
-    return validation.validate_sensor_files(ds, {f.key: f.body for f in files})
+    return sensor.validate_sensor_files(ds, {f.key: f.body for f in files})
 
 
 @pytest.mark.parametrize("kind", generate.BAD_SENSOR_KINDS)
@@ -53,7 +55,7 @@ def test_gx_html_report_is_rendered(report):
 def test_under_tolerance_passes_and_nothing_valid_fails():
     ds = config.get("pump_fleet")
     files = generate.sensor_partition(ds, "2026-11-01", assets=4, rows_per_segment=256, bad=["nan"])
-    assert validation.validate_sensor_files(ds, {f.key: f.body for f in files}).passed  # 1/5 <= 25 %
+    assert sensor.validate_sensor_files(ds, {f.key: f.body for f in files}).passed  # 1/5 <= 25 %
     only_bad = generate.sensor_partition(ds, "2026-11-01", assets=0, bad=["dead"])
-    rep = validation.validate_sensor_files(ds, {f.key: f.body for f in only_bad})
+    rep = sensor.validate_sensor_files(ds, {f.key: f.body for f in only_bad})
     assert not rep.passed and "no valid file remains" in rep.failure_message()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow.sdk import BaseHook
 
-from ..endpoints import LakeFSEndpoint
+from ..lake.lakefs_io import LakeFSEndpoint
 
 LAKEFS_CONN = "lakefs_default"
 MLFLOW_CONN = "mlflow_default"

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from airflow.sdk.exceptions import AirflowFailException
 
 from ..config import ConfigError
-from ..pipeline import EmptyPartition, ValidationFailed
+from ..steps import EmptyPartition, ValidationFailed
 
 DETERMINISTIC = (EmptyPartition, ValidationFailed, ConfigError)
 

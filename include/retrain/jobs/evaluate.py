@@ -11,35 +11,15 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from .. import config as config_mod
-from .. import data, metrics
-from ..ray_jobs import emit_result
-
-
-def confusion_png(matrix: np.ndarray, labels: list[str], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title)
-    for i in range(len(labels)):
-        for j in range(len(labels)):
-            color = "white" if matrix[i, j] > matrix.max() / 2 else "black"
-            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", color=color)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+from ..handoffs import Evaluation
+from ..lake import lakefs_io
+from ..ml import dataset, metrics
+from ..release import registry
+from .submission import emit_result
 
 
 def misclassified_grid(
@@ -66,58 +46,46 @@ def misclassified_grid(
     plt.close(fig)
 
 
-def champion(model_name: str) -> tuple[Any, str | None]:
-    """The current champion model and its version, or (None, None) before the first promotion."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    client = mlflow.MlflowClient()
-    try:
-        version = client.get_model_version_by_alias(model_name, "champion")
-    except MlflowException:
-        return None, None
-    return mlflow.pytorch.load_model(f"models:/{model_name}@champion"), str(version.version)
-
-
-def evaluate(ds: config_mod.DatasetConfig, commit: str, run_id: str) -> dict[str, Any]:
+def evaluate(ds: config_mod.DatasetConfig, commit: str, run_id: str) -> Evaluation:
     import mlflow
 
-    from .. import models
+    from ..ml import models
 
-    holdout = data.load_splits(ds, commit, data.lakefs_client_from_env())["holdout"]
+    holdout = dataset.load_splits(ds, commit, lakefs_io.client_from_env())["holdout"]
     if len(holdout) == 0:
         raise SystemExit(f"the holdout at {commit[:12]} is empty: add assets (the split hashes asset ids)")
     labels = ds.labels
     candidate = mlflow.pytorch.load_model(f"runs:/{run_id}/model")
     pred = models.predict(candidate, holdout.x)
-    scores = metrics.summary(holdout.y, pred, labels)
-    out: dict[str, Any] = {f"holdout_{k}": v for k, v in scores.items()}
-    out["holdout_samples"] = len(holdout)
-    champ, champ_version = champion(ds.model_name)
-    if champ is not None:
+    scores = {f"holdout_{k}": v for k, v in metrics.summary(holdout.y, pred, labels).items()}
+    champ_version = registry.champion_version(mlflow.get_tracking_uri(), ds.model_name)
+    if champ_version is not None:
+        champ = mlflow.pytorch.load_model(f"models:/{ds.model_name}/{champ_version}")
         champ_scores = metrics.summary(holdout.y, models.predict(champ, holdout.x), labels)
-        out["champion_holdout_accuracy"] = champ_scores["accuracy"]
-        out["champion_holdout_macro_f1"] = champ_scores["macro_f1"]
+        scores["champion_holdout_accuracy"] = champ_scores["accuracy"]
+        scores["champion_holdout_macro_f1"] = champ_scores["macro_f1"]
     client = mlflow.MlflowClient()
-    metric_values = {k: float(v) for k, v in out.items()}
-    for k, v in metric_values.items():
-        client.log_metric(run_id, k, v)
+    for k, v in {**scores, "holdout_samples": float(len(holdout))}.items():
+        client.log_metric(run_id, k, float(v))
     client.set_tag(run_id, "champion.version", champ_version or "none")
     with tempfile.TemporaryDirectory() as d:
         png = Path(d) / "confusion_matrix.png"
-        confusion_png(
-            metrics.confusion(holdout.y, pred, len(labels)), labels, png, f"{ds.name} holdout (n={len(holdout)})"
-        )
+        matrix = metrics.confusion(holdout.y, pred, len(labels))
+        metrics.confusion_png(matrix, labels, png, f"{ds.name} holdout (n={len(holdout)})")
         client.log_artifact(run_id, str(png), "evaluation")
         wrong = np.flatnonzero(pred != holdout.y)
         if holdout.x.ndim == 4 and len(wrong):  # images: people would rather look than read
             grid = Path(d) / "misclassified.png"
             misclassified_grid(holdout.x[wrong], holdout.y[wrong], pred[wrong], labels, grid)
             client.log_artifact(run_id, str(grid), "evaluation")
-    out["misclassified"] = len(wrong)
-    out["champion_version"] = champ_version
-    out["run_id"], out["experiment_id"] = run_id, client.get_run(run_id).info.experiment_id
-    return out
+    return {
+        "run_id": run_id,
+        "experiment_id": client.get_run(run_id).info.experiment_id,
+        "holdout_samples": len(holdout),
+        "misclassified": len(wrong),
+        "champion_version": champ_version,
+        "scores": scores,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import config as config_mod
-from .. import data, features, training, tuning
-from ..ray_jobs import emit_result
+from ..handoffs import TrainResult
+from ..lake import lakefs_io
+from ..ml import dataset, features, training
+from .submission import emit_result
 
 SELECT_METRIC = {"holdout_accuracy": "val_accuracy", "holdout_macro_f1": "val_macro_f1"}
 
@@ -83,6 +85,20 @@ def train_trial(hp: dict[str, Any], arrays: dict[str, Any]) -> None:
     client.set_terminated(child)
 
 
+def tune_space(space: dict[str, Any]) -> dict[str, Any]:
+    """The config's search space (``DatasetConfig.tune.space``) as Ray Tune samplers."""
+    from ray import tune
+
+    out = {}
+    for name, spec in space.items():
+        if isinstance(spec, dict):
+            kind, args = next(iter(spec.items()))
+            out[name] = tune.choice(args) if kind == "choice" else getattr(tune, kind)(*args)
+        else:
+            out[name] = spec
+    return out
+
+
 def close_trial_runs(client: Any, experiment_id: str, parent_run_id: str, results: Any) -> None:
     """End the MLflow run of every trial: a trial stopped by the scheduler (ASHA, or at max_t)
     never returns from its last ``tune.report``, so its own ``set_terminated`` does not run."""
@@ -105,7 +121,7 @@ def tune_and_log(
     gpus_per_trial: float,
     seed: int,
     train_label_noise: float,
-) -> dict[str, Any]:
+) -> TrainResult:
     import mlflow
     import ray
     import torch
@@ -113,10 +129,10 @@ def tune_and_log(
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search import BasicVariantGenerator
 
-    from .. import models
+    from ..ml import models
 
     t0 = time.monotonic()
-    splits = data.load_splits(ds, commit, data.lakefs_client_from_env())
+    splits = dataset.load_splits(ds, commit, lakefs_io.client_from_env())
     train, val = splits["train"], splits["val"]
     if len(train) == 0 or len(val) == 0:
         raise SystemExit(f"not enough data at {commit[:12]}: {len(train)} train and {len(val)} val samples")
@@ -166,7 +182,7 @@ def tune_and_log(
             "experiment_id": parent.info.experiment_id,
             "parent_run_id": parent.info.run_id,
         }
-        space = tuning.to_tune(tuning.merged_space(ds.tune.search_space))
+        space = tune_space(ds.tune.space)
         space["seed"] = seed
         trainable = tune.with_resources(
             tune.with_parameters(train_trial, arrays=arrays), {"cpu": ds.tune.cpus_per_trial, "gpu": gpus_per_trial}
@@ -216,14 +232,15 @@ def tune_and_log(
             input_example=train.x[:2],
             pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
         )
-        result = {
+        result: TrainResult = {
             "run_id": parent.info.run_id,
             "commit": commit,
             "experiment_id": parent.info.experiment_id,
             "best_config": hp,
             "trials": len(results),
             "trial_errors": results.num_errors,
-            **best_metrics,
+            "best_val_accuracy": best_metrics["best_val_accuracy"],
+            "best_val_macro_f1": best_metrics["best_val_macro_f1"],
             "seconds": round(time.monotonic() - t0, 1),
             "ray_version": ray.__version__,
         }

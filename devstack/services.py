@@ -1,0 +1,573 @@
+"""The services of the local stack and the ``up`` / ``down`` / ``status`` logic."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from include.retrain.lake.lakefs_io import LakeFSEndpoint
+
+from . import airflow_settings, processes
+from .airflow_api import AirflowAPI
+from .credentials import FILE_NAME as CREDENTIALS_FILE
+from .credentials import Credentials, load_or_create
+from .stack_config import HOST, PORTS, StackConfig, port_is_free
+
+# The local Ray binds only to loopback (see ray_cluster_env); token auth is for clusters (README).
+RAY_AUTH_MODE = "disabled"
+
+
+class StackError(RuntimeError):
+    """The stack could not be brought up; the message says why and what to do."""
+
+
+@dataclass
+class Service:
+    name: str
+    title: str
+    argv: list[str]
+    ports: list[str]
+    health: Callable[[], bool]
+    env: dict[str, str] = field(default_factory=dict)
+    url: str | None = None
+    start_timeout: float = 90.0
+    stop_grace: float = 20.0
+
+
+def _http_ok(url: str, *codes: int) -> Callable[[], bool]:
+    accepted = codes or (200,)
+
+    def check() -> bool:
+        try:
+            return requests.get(url, timeout=3).status_code in accepted
+        except requests.RequestException:
+            return False
+
+    return check
+
+
+class Stack:
+    """One local stack, described by a :class:`StackConfig`."""
+
+    def __init__(self, config: StackConfig, out: Callable[[str], None] = print) -> None:
+        self.config = config
+        self.out = out
+        self.bin = Path(sys.executable).parent
+        self._creds: Credentials | None = None
+        self._children: list[subprocess.Popen[bytes]] = []
+
+    # -- paths and credentials ------------------------------------------------------------
+    @property
+    def state(self) -> Path:
+        return self.config.state_dir
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.state / CREDENTIALS_FILE
+
+    @property
+    def creds(self) -> Credentials:
+        if self._creds is None:
+            self._creds, created = load_or_create(self.state)
+            if created:
+                self.out(f"Generated local credentials in {self.credentials_file} (mode 0600)")
+        return self._creds
+
+    def _log(self, name: str) -> Path:
+        return self.state / "logs" / f"{name}.log"
+
+    def _pidfile(self, name: str) -> Path:
+        return self.state / "run" / f"{name}.pid"
+
+    # -- environments ----------------------------------------------------------------------
+    def base_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.config.extra_env)
+        env[processes.MARKER] = self.config.stack_id
+        env["PATH"] = f"{self.bin}{os.pathsep}{env.get('PATH', '')}"
+        env["PYTHONPATH"] = str(self.config.root)
+        env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+        return env
+
+    def airflow_env(self) -> dict[str, str]:
+        """Environment of every Airflow process of this stack (and of the CLI in env.sh)."""
+        c, home = self.config, self.state / "airflow"
+        env = {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(c.root / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(c.root / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__FERNET_KEY": self.creds.airflow_fernet_key,
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{self.creds.airflow_username}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+            "AIRFLOW__API__BASE_URL": c.url("airflow"),
+            "AIRFLOW__API__HOST": HOST,
+            "AIRFLOW__API__PORT": str(c.ports["airflow"]),
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__SECRET_KEY": self.creds.airflow_api_secret_key,
+            "AIRFLOW__API_AUTH__JWT_SECRET": self.creds.airflow_jwt_secret,
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "20",
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            # The next task of a run is queued up to one idle sleep after the last ended: 1 s by
+            # default, i.e. most of a no-change night's cost on this small stack.
+            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25",
+            "RETRAIN_STATE_DIR": str(self.state),
+            "GX_ANALYTICS_ENABLED": "false",
+            "RAY_AUTH_MODE": RAY_AUTH_MODE,
+        }
+        # Postgres (or any other metadata DB) when the user configured one; SQLite otherwise.
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = os.environ.get(
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home / 'airflow.db'}"
+        )
+        return env
+
+    def settings_values(self) -> dict[str, str]:
+        """Values for the ``${NAME}`` placeholders of airflow_settings.yaml."""
+        c, cr = self.config, self.creds
+        return {
+            "S3_ENDPOINT": c.url("s3"),
+            "S3_ACCESS_KEY_ID": cr.s3_access_key_id,
+            "S3_SECRET_ACCESS_KEY": cr.s3_secret_access_key,
+            "LAKEFS_ENDPOINT": c.url("lakefs"),
+            "LAKEFS_ACCESS_KEY_ID": cr.lakefs_access_key_id,
+            "LAKEFS_SECRET_ACCESS_KEY": cr.lakefs_secret_access_key,
+            "MLFLOW_ENDPOINT": c.url("mlflow"),
+            "RAY_DASHBOARD_ENDPOINT": c.url("ray_dashboard"),
+            "LANDING_BUCKET": c.landing_bucket,
+            "AIRFLOW_ENDPOINT": c.url("airflow"),
+            "AIRFLOW_USERNAME": cr.airflow_username,
+            "AIRFLOW_PASSWORD": cr.airflow_password,
+        }
+
+    def settings(self) -> dict[str, list[dict[str, Any]]]:
+        return airflow_settings.load(self.config.root / "airflow_settings.yaml", self.settings_values())
+
+    def connection_env(self) -> dict[str, str]:
+        """The settings file's connections as AIRFLOW_CONN_* variables (for ``airflow dags test``)."""
+        return dict(airflow_settings.connection_env(c) for c in self.settings()["connections"])
+
+    # -- service table -----------------------------------------------------------------------
+    def services(self) -> list[Service]:
+        c, cr, b, st = self.config, self.creds, self.bin, self.state
+        lakefs_env = {
+            "LAKEFS_LISTEN_ADDRESS": f"{HOST}:{c.ports['lakefs']}",
+            "LAKEFS_DATABASE_TYPE": "local",
+            "LAKEFS_DATABASE_LOCAL_PATH": str(st / "lakefs" / "metadata"),
+            "LAKEFS_BLOCKSTORE_TYPE": "local",
+            "LAKEFS_BLOCKSTORE_LOCAL_PATH": str(st / "lakefs" / "data"),
+            "LAKEFS_AUTH_ENCRYPT_SECRET_KEY": cr.lakefs_encrypt_secret,
+            "LAKEFS_INSTALLATION_USER_NAME": "admin",
+            "LAKEFS_INSTALLATION_ACCESS_KEY_ID": cr.lakefs_access_key_id,
+            "LAKEFS_INSTALLATION_SECRET_ACCESS_KEY": cr.lakefs_secret_access_key,
+            "LAKEFS_STATS_ENABLED": "false",
+            "LAKEFS_SECURITY_CHECK_LATEST_VERSION": "false",
+            "LAKEFS_EMAIL_SUBSCRIPTION_ENABLED": "false",
+            "LAKEFS_LOGGING_LEVEL": "INFO",
+        }
+        ray_ports = {
+            "--port": "ray_gcs",
+            "--dashboard-port": "ray_dashboard",
+            "--ray-client-server-port": "ray_client",
+            "--node-manager-port": "ray_node_manager",
+            "--object-manager-port": "ray_object_manager",
+            "--dashboard-agent-listen-port": "ray_dashboard_agent",
+            "--dashboard-agent-grpc-port": "ray_dashboard_agent_grpc",
+            "--runtime-env-agent-port": "ray_runtime_env_agent",
+            "--metrics-export-port": "ray_metrics",
+        }
+        ray_argv = [
+            str(b / "ray"),
+            "start",
+            "--head",
+            "--block",
+            f"--node-ip-address={HOST}",
+            f"--dashboard-host={HOST}",
+            "--include-dashboard=true",
+            "--disable-usage-stats",
+            f"--temp-dir={c.ray_temp_dir}",
+        ]
+        ray_argv += [f"{flag}={c.ports[name]}" for flag, name in ray_ports.items()]
+        airflow_env = self.airflow_env()
+        api = c.url("airflow")
+        return [
+            Service(
+                "s3",
+                "S3 landing (moto)",
+                [str(b / "moto_server"), "-H", HOST, "-p", str(c.ports["s3"])],
+                ["s3"],
+                _http_ok(c.url("s3") + "/moto-api/", 200),
+                url=c.url("s3"),
+            ),
+            Service(
+                "lakefs",
+                "lakeFS",
+                [str(c.lakefs_bin), "run"],
+                ["lakefs"],
+                _http_ok(c.url("lakefs") + "/api/v1/healthcheck", 204),
+                env=lakefs_env,
+                url=c.url("lakefs"),
+            ),
+            Service(
+                "mlflow",
+                "MLflow",
+                [
+                    str(b / "mlflow"),
+                    "server",
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(c.ports["mlflow"]),
+                    "--workers",
+                    "1",
+                    "--backend-store-uri",
+                    f"sqlite:///{st / 'mlflow' / 'mlflow.db'}",
+                    "--artifacts-destination",
+                    str(st / "mlflow" / "artifacts"),
+                ],
+                ["mlflow"],
+                _http_ok(c.url("mlflow") + "/health"),
+                url=c.url("mlflow"),
+            ),
+            Service(
+                "ray",
+                "Ray head",
+                ray_argv,
+                list(ray_ports.values()),
+                _http_ok(c.url("ray_dashboard") + "/api/version"),
+                env=self.ray_cluster_env(),
+                url=c.url("ray_dashboard"),
+                stop_grace=5.0,
+            ),  # some Ray daemons ignore SIGTERM under `ray start --block`
+            Service(
+                "airflow-api-server",
+                "Airflow api-server",
+                [str(b / "airflow"), "api-server"],
+                ["airflow"],
+                _http_ok(api + "/api/v2/monitor/health"),
+                env=airflow_env,
+                url=api,
+                start_timeout=180,
+            ),
+            # One machine: the api-server reads task logs from disk, so no log servers (they bind 0.0.0.0).
+            *(
+                Service(
+                    f"airflow-{command}",
+                    f"Airflow {command}",
+                    [str(b / "airflow"), command, *extra],
+                    [],
+                    self._airflow_component_ok(command.replace("-", "_")),
+                    env=airflow_env,
+                    start_timeout=180,
+                )
+                for command, extra in (
+                    ("scheduler", ["--skip-serve-logs"]),
+                    ("dag-processor", []),
+                    ("triggerer", ["--skip-serve-logs"]),
+                )
+            ),
+        ]
+
+    def ray_cluster_env(self) -> dict[str, str]:
+        """What the Ray cluster itself knows: where lakeFS and MLflow are, and its lakeFS key.
+
+        Jobs inherit it, so no secret travels in a job's runtime_env (shown in the dashboard).
+        """
+        return {
+            "RAY_USAGE_STATS_ENABLED": "0",
+            # Linux Ray replaces a loopback node IP with the routable one and binds GCS, raylet and
+            # agents to all interfaces; this (meant for single-node Windows/macOS) keeps all on 127.0.0.1.
+            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+            # Explicit: Ray 2.60 turns token auth on by itself when ~/.ray/auth_token exists (any
+            # earlier `ray.init()` on the machine writes one), and our clients would then get 401.
+            "RAY_AUTH_MODE": RAY_AUTH_MODE,
+            "LAKECTL_SERVER_ENDPOINT_URL": self.config.url("lakefs"),
+            "LAKECTL_CREDENTIALS_ACCESS_KEY_ID": self.creds.lakefs_access_key_id,
+            "LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY": self.creds.lakefs_secret_access_key,
+            "MLFLOW_TRACKING_URI": self.config.url("mlflow"),
+            "RETRAIN_TUNE_STORAGE": str(self.state / "tune"),
+            "GX_ANALYTICS_ENABLED": "false",
+        }
+
+    def lakefs_endpoint(self) -> LakeFSEndpoint:
+        """This stack's lakeFS, as the pipeline functions take it."""
+        return LakeFSEndpoint(
+            self.config.url("lakefs"), self.creds.lakefs_access_key_id, self.creds.lakefs_secret_access_key
+        )
+
+    def repro_env(self) -> dict[str, str]:
+        """The environment of a DVC reproduction (make reproduce): this stack's lakeFS and MLflow."""
+        keep = (
+            "LAKECTL_SERVER_ENDPOINT_URL",
+            "LAKECTL_CREDENTIALS_ACCESS_KEY_ID",
+            "LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY",
+        )
+        env = {**os.environ, **{k: v for k, v in self.ray_cluster_env().items() if k in keep}}
+        env["MLFLOW_TRACKING_URI"] = self.config.url("mlflow")
+        env["PYTHONPATH"] = str(self.config.root)
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        return env
+
+    def _airflow_component_ok(self, component: str) -> Callable[[], bool]:
+        url = self.config.url("airflow") + "/api/v2/monitor/health"
+
+        def check() -> bool:
+            try:
+                body = requests.get(url, timeout=3).json()
+            except (requests.RequestException, ValueError):
+                return False
+            return (body.get(component) or {}).get("status") == "healthy"
+
+        return check
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def pid(self, name: str) -> int | None:
+        path = self._pidfile(name)
+        if not path.exists():
+            return None
+        pid = int(json.loads(path.read_text())["pgid"])
+        return pid if processes.group_members(pid) else None
+
+    def processes(self) -> set[int]:
+        """Every live process of this stack: its services' process groups, and anything carrying
+        its marker (setproctitle may overwrite a process's environment, so both are needed)."""
+        pids = set(processes.marked_processes(self.config.stack_id))
+        for svc in self.services():
+            path = self._pidfile(svc.name)
+            if path.exists():
+                pids.update(processes.group_members(int(json.loads(path.read_text())["pgid"])))
+        return pids
+
+    def status(self) -> list[dict[str, Any]]:
+        rows = []
+        for svc in self.services():
+            pid = self.pid(svc.name)
+            healthy = svc.health() if pid else False
+            rows.append(
+                {
+                    "service": svc.name,
+                    "title": svc.title,
+                    "pid": pid,
+                    "state": "healthy" if healthy else ("starting/unhealthy" if pid else "stopped"),
+                    "url": svc.url,
+                }
+            )
+        return rows
+
+    def is_up(self) -> bool:
+        return all(row["state"] == "healthy" for row in self.status())
+
+    def up(self) -> None:
+        """Start every service that is not running; a healthy stack is left untouched."""
+        self.state.mkdir(parents=True, exist_ok=True)
+        _ = self.creds
+        if self.is_up():
+            self.out("Stack already up; nothing changed.")
+            self.print_status()
+            return
+        started: list[Service] = []
+        try:
+            for svc in self.services():
+                if self.pid(svc.name):
+                    self._wait_healthy(svc)
+                    continue
+                self._check_ports(svc)
+                self._prepare(svc)
+                self.out(f"starting {svc.title} ...")
+                t0 = time.monotonic()
+                proc = processes.spawn(
+                    svc.argv, {**self.base_env(), **svc.env}, self._log(svc.name), cwd=self.config.root
+                )
+                self._children.append(proc)
+                self._pidfile(svc.name).parent.mkdir(parents=True, exist_ok=True)
+                self._pidfile(svc.name).write_text(json.dumps({"pgid": proc.pid, "argv": svc.argv}))
+                started.append(svc)
+                self._wait_healthy(svc, proc)
+                self.out(
+                    f"  {svc.title} healthy in {time.monotonic() - t0:.1f}s" + (f" at {svc.url}" if svc.url else "")
+                )
+                self._after_start(svc)
+        except BaseException:
+            if started:
+                self.out("Stopping the services started by this call: " + ", ".join(s.name for s in started))
+                for svc in reversed(started):
+                    self._stop(svc.name, svc.stop_grace)
+            raise
+        self.write_env_file()
+        self.print_status()
+
+    def _check_ports(self, svc: Service) -> None:
+        for name in svc.ports:
+            port = self.config.ports[name]
+            if not port_is_free(port):
+                var = PORTS[name][0]
+                raise StackError(
+                    f"{svc.title}: port {port} ({PORTS[name][2]}) is already in use by another program. "
+                    f"Stop that program or set {var} to a free port, e.g. `{var}={port + 1000} make up`."
+                )
+
+    def _wait_healthy(self, svc: Service, proc: subprocess.Popen[bytes] | None = None) -> None:
+        deadline = time.monotonic() + svc.start_timeout
+        while time.monotonic() < deadline:
+            if svc.health():
+                return
+            if proc is not None and proc.poll() is not None:
+                raise StackError(
+                    f"{svc.title} exited with code {proc.returncode} during start. "
+                    f"Last lines of {self._log(svc.name)}:\n{processes.tail(self._log(svc.name))}"
+                )
+            time.sleep(0.5)
+        raise StackError(
+            f"{svc.title} failed its health check within {svc.start_timeout:.0f}s. "
+            f"Last lines of {self._log(svc.name)}:\n{processes.tail(self._log(svc.name))}"
+        )
+
+    def _prepare(self, svc: Service) -> None:
+        if svc.name == "lakefs" and not self.config.lakefs_bin.exists():
+            raise StackError(f"lakeFS binary missing at {self.config.lakefs_bin}: run `make setup` first")
+        if svc.name == "airflow-api-server":
+            self._airflow_init()
+
+    def _airflow_init(self) -> None:
+        home = self.state / "airflow"
+        home.mkdir(parents=True, exist_ok=True)
+        pw_file = home / "passwords.json"
+        pw_file.write_text(json.dumps({self.creds.airflow_username: self.creds.airflow_password}))
+        pw_file.chmod(0o600)
+        self.out("migrating the Airflow metadata database ...")
+        env = {**self.base_env(), **self.airflow_env()}
+        log = self._log("airflow-db-migrate")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as out:
+            rc = subprocess.call(
+                [str(self.bin / "airflow"), "db", "migrate"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.config.root,
+            )
+        if rc != 0:
+            raise StackError(f"`airflow db migrate` failed (exit {rc}). Last lines of {log}:\n{processes.tail(log)}")
+
+    def _after_start(self, svc: Service) -> None:
+        if svc.name == "s3":
+            self._create_landing_bucket()
+        if svc.name == "airflow-triggerer":
+            self.apply_airflow_settings()
+
+    def s3_client(self) -> Any:
+        """A boto3 client of this stack's landing zone."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.config.url("s3"),
+            region_name="us-east-1",
+            aws_access_key_id=self.creds.s3_access_key_id,
+            aws_secret_access_key=self.creds.s3_secret_access_key,
+        )
+
+    def _create_landing_bucket(self) -> None:
+        s3 = self.s3_client()
+        existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        if self.config.landing_bucket not in existing:
+            s3.create_bucket(Bucket=self.config.landing_bucket)
+            self.out(f"  created landing bucket s3://{self.config.landing_bucket}")
+
+    def airflow_api(self) -> AirflowAPI:
+
+        return AirflowAPI(self.config.url("airflow"), self.creds.airflow_username, self.creds.airflow_password)
+
+    def apply_airflow_settings(self) -> None:
+        """Create or update the connections, pools and variables of airflow_settings.yaml."""
+        api, s = self.airflow_api(), self.settings()
+        for conn in s["connections"]:
+            api.upsert("connections", "connection_id", airflow_settings.connection_body(conn))
+        for pool in s["pools"]:
+            api.upsert(
+                "pools",
+                "name",
+                {
+                    "name": pool["pool_name"],
+                    "slots": int(pool["pool_slot"]),
+                    "description": pool.get("pool_description"),
+                    "include_deferred": bool(pool.get("include_deferred", False)),
+                },
+            )
+        for var in s["variables"]:
+            api.upsert("variables", "key", {"key": var["variable_name"], "value": str(var["variable_value"])})
+        self.out(
+            f"  applied airflow_settings.yaml: {len(s['connections'])} connections, "
+            f"{len(s['pools'])} pools, {len(s['variables'])} variables"
+        )
+
+    def write_env_file(self) -> Path:
+        """``.local/env.sh``: source it to use the ``airflow`` CLI against this stack."""
+        env = {**self.airflow_env(), "PYTHONPATH": str(self.config.root)}
+        lines = [f"export {k}={_shell_quote(v)}" for k, v in env.items()]
+        lines.insert(0, f'export PATH="{self.bin}:$PATH"')
+        path = self.state / "env.sh"
+        path.write_text(
+            "# Generated by `make up`: source it to run the airflow CLI against the local stack.\n"
+            + "\n".join(lines)
+            + "\n"
+        )
+        path.chmod(0o600)
+        return path
+
+    def down(self) -> None:
+        """Stop every service this stack started, then anything left carrying its marker."""
+        stopped = []
+        for svc in reversed(self.services()):
+            if self._stop(svc.name, svc.stop_grace):
+                stopped.append(svc.name)
+        leftovers = processes.stop_marked(self.config.stack_id)
+        for proc in self._children:
+            proc.poll()
+        if stopped or leftovers:
+            self.out(
+                f"Stopped: {', '.join(stopped) or '-'}" + (f" (+{len(leftovers)} stray processes)" if leftovers else "")
+            )
+        else:
+            self.out("Nothing running.")
+
+    def _stop(self, name: str, grace: float = 20.0) -> bool:
+        path = self._pidfile(name)
+        if not path.exists():
+            return False
+        pgid = int(json.loads(path.read_text())["pgid"])
+        alive = bool(processes.group_members(pgid))
+        if alive:
+            processes.stop_group(pgid, grace)
+        path.unlink(missing_ok=True)
+        return alive
+
+    def print_status(self) -> None:
+        rows = self.status()
+        self.out("")
+        self.out(f"{'service':<24}{'state':<20}{'pid':<9}url")
+        for r in rows:
+            self.out(f"{r['service']:<24}{r['state']:<20}{r['pid'] or '-'!s:<9}{r['url'] or ''}")
+        self.out("")
+        self.out(
+            f"Credentials: {self.credentials_file} (Airflow user '{self.creds.airflow_username}'; "
+            f"lakeFS keys; landing S3 keys)"
+        )
+        self.out(f"Airflow CLI against this stack: source {self.state / 'env.sh'}")
+
+
+def _shell_quote(value: str) -> str:
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+def stack_from_env(environ: Mapping[str, str] | None = None, out: Callable[[str], None] = print) -> Stack:
+    return Stack(StackConfig.from_env(environ), out=out)

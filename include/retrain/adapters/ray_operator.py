@@ -1,0 +1,120 @@
+"""A deferrable operator that runs a Ray job through the Jobs API, and its trigger.
+
+No maintained Airflow 3 Ray provider exists, so this is ours. The trigger lives
+in an importable module (not a DAG file) so a real triggerer can load it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowException
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from ..handoffs import RayJob
+from ..jobs import submission
+from .connections import RAY_CONN, ray_address
+from .extra_links import LinksMixin
+
+
+class RayJobTrigger(BaseTrigger):
+    """Streams a Ray job's log into the task log and fires when the job ends."""
+
+    def __init__(self, address: str, submission_id: str, poll_interval: float = 2.0) -> None:
+        super().__init__()
+        self.address = address
+        self.submission_id = submission_id
+        self.poll_interval = poll_interval
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {"address": self.address, "submission_id": self.submission_id, "poll_interval": self.poll_interval},
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        client = await asyncio.to_thread(submission.job_client, self.address)
+        try:
+            async for chunk in client.tail_job_logs(self.submission_id):
+                for line in chunk.rstrip("\n").splitlines():
+                    self.log.info("[ray %s] %s", self.submission_id, line)
+        except Exception as exc:  # log streaming is best effort; the status below decides
+            self.log.warning("log stream of %s ended: %s", self.submission_id, exc)
+        while True:
+            status = await asyncio.to_thread(submission.job_status, client, self.submission_id)
+            if status in submission.TERMINAL or status is None:
+                break
+            await asyncio.sleep(self.poll_interval)
+        yield TriggerEvent({"submission_id": self.submission_id, "status": status})
+
+
+class RayJobOperator(LinksMixin, BaseOperator):
+    """Run ``entrypoint`` as a Ray job on the cluster of connection ``ray_conn_id``.
+
+    Args:
+        entrypoint: the shell command of the job, e.g. ``python -m include.retrain.jobs.fanout``.
+        env_vars: extra environment of the job (no secrets: they would show in the Ray dashboard).
+        ray_conn_id: Airflow connection whose host is the Ray dashboard / Jobs API URL.
+        links, link_repository: extra links of the task (see :mod:`.extra_links`).
+
+    Returns (XCom): ``{"submission_id", "status", "action", "result"}`` where ``result`` is
+    what the job printed with :func:`~include.retrain.jobs.submission.emit_result`.
+    """
+
+    template_fields: Sequence[str] = ("entrypoint", "env_vars")
+    ui_color = "#d6e9ff"
+
+    def __init__(
+        self,
+        *,
+        entrypoint: str,
+        env_vars: dict[str, str] | None = None,
+        ray_conn_id: str = RAY_CONN,
+        entrypoint_num_cpus: float | None = None,
+        poll_interval: float = 2.0,
+        links: tuple[str, ...] = (),
+        link_repository: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._set_links(links, link_repository)
+        self.entrypoint = entrypoint
+        self.env_vars = env_vars or {}
+        self.ray_conn_id = ray_conn_id
+        self.entrypoint_num_cpus = entrypoint_num_cpus
+        self.poll_interval = poll_interval
+
+    def execute(self, context: Context) -> Any:
+        address = ray_address(self.ray_conn_id)
+        ti = context["ti"]
+        sub_id = submission.submission_id(ti.dag_id, ti.run_id, ti.task_id, self.entrypoint)
+        client = submission.job_client(address)
+        action = submission.submit_or_reattach(
+            client,
+            sub_id,
+            self.entrypoint,
+            submission.runtime_env(self.env_vars),
+            metadata={"airflow.dag_id": ti.dag_id, "airflow.run_id": ti.run_id, "airflow.task_id": ti.task_id},
+            entrypoint_num_cpus=self.entrypoint_num_cpus,
+        )
+        self.log.info("Ray job %s %s on %s (dashboard: %s/#/jobs/%s)", sub_id, action, address, address, sub_id)
+        self.defer(
+            trigger=RayJobTrigger(address, sub_id, self.poll_interval),
+            method_name="execute_complete",
+            kwargs={"action": action},
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any], action: str = "") -> RayJob[Any]:
+        return self._linked(context, lambda: self._complete(event, action))
+
+    def _complete(self, event: dict[str, Any], action: str) -> RayJob[Any]:
+        sub_id, status = event["submission_id"], event["status"]
+        client = submission.job_client(ray_address(self.ray_conn_id))
+        logs = client.get_job_logs(sub_id)
+        if status != "SUCCEEDED":
+            tail = "\n".join(logs.splitlines()[-30:])
+            raise AirflowException(f"Ray job {sub_id} ended {status}. Last lines of its log:\n{tail}")
+        return {"submission_id": sub_id, "status": status, "action": action, "result": submission.parse_result(logs)}

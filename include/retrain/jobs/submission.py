@@ -1,0 +1,127 @@
+"""How the Ray jobs of this package are started and how they answer, through the Jobs API.
+
+* their command lines, as Jinja templates that Airflow renders at run time;
+* a submission id derived from the Airflow task and its rendered command, so a retry finds the
+  job its previous try submitted: a running job is reattached, a finished one is reused, and a
+  failed or stopped one is deleted and submitted again;
+* the runtime env: the ``include`` folder (this package, datasets.yaml, reference images), and
+  nothing of the dev stack;
+* the result protocol: a job prints one ``RETRAIN_RESULT {json}`` line last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+RESULT_PREFIX = "RETRAIN_RESULT "
+TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
+INCLUDE_DIR = Path(__file__).resolve().parents[2]
+# Never shipped to a job: caches and editor droppings (gitignore syntax, relative to INCLUDE_DIR).
+SHIP_EXCLUDES = ["__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache"]
+
+# The command lines read the typed task results by their field names (handoffs.Published.commit,
+# RayJob.result -> TrainResult.run_id) and the trigger params by theirs (config.TriggerParams).
+_COMMIT = "{{ ti.xcom_pull(task_ids='publish_data')['commit'] }}"
+
+
+def train_command(dataset: str) -> str:
+    return (
+        f"python -m include.retrain.jobs.train --dataset {dataset} --commit {_COMMIT}"
+        " --airflow-run-id '{{ run_id }}'"
+        "{% if params.num_samples %} --num-samples {{ params.num_samples }}{% endif %}"
+        "{% if params.max_epochs %} --max-epochs {{ params.max_epochs }}{% endif %}"
+        "{% if params.gpus_per_trial is not none %} --gpus-per-trial {{ params.gpus_per_trial }}{% endif %}"
+        "{% if params.train_label_noise %} --train-label-noise {{ params.train_label_noise }}{% endif %}"
+    )
+
+
+def evaluate_command(dataset: str) -> str:
+    return (
+        f"python -m include.retrain.jobs.evaluate --dataset {dataset} --commit {_COMMIT}"
+        " --run-id {{ ti.xcom_pull(task_ids='train')['result']['run_id'] }}"
+    )
+
+
+def submission_id(dag_id: str, run_id: str, task_id: str, entrypoint: str = "") -> str:
+    """A stable, readable Ray submission id for one Airflow task of one DAG run and its command.
+
+    The rendered command (which names the lakeFS commit and the params) is part of the id: a retry
+    or a clear with the same inputs finds the same job, while a rerun on new data is a new job.
+    """
+    raw = f"{dag_id}:{run_id}:{task_id}:{entrypoint}"
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", f"{dag_id}-{task_id}")[:60].strip("-")
+    return f"airflow-{slug}-{hashlib.sha256(raw.encode()).hexdigest()[:12]}"
+
+
+def runtime_env(extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Ship the ``include`` folder with the job, so its entrypoint imports this package."""
+    return {
+        "py_modules": [str(INCLUDE_DIR)],
+        "excludes": SHIP_EXCLUDES,
+        "env_vars": {"PYTHONUNBUFFERED": "1", **(extra_env or {})},
+    }
+
+
+def job_client(address: str) -> Any:
+    from ray.job_submission import JobSubmissionClient
+
+    return JobSubmissionClient(address)
+
+
+def submit_or_reattach(
+    client: Any,
+    sub_id: str,
+    entrypoint: str,
+    env: dict[str, Any],
+    metadata: dict[str, str] | None = None,
+    entrypoint_num_cpus: float | None = None,
+) -> str:
+    """Make sure a job with ``sub_id`` runs or has succeeded.
+
+    Returns:
+        What was done: ``submitted``, ``reattached`` (pending or running) or ``reused`` (succeeded).
+    """
+    status = job_status(client, sub_id)
+    if status in ("PENDING", "RUNNING"):
+        return "reattached"
+    if status == "SUCCEEDED":
+        return "reused"
+    if status in ("FAILED", "STOPPED"):
+        client.delete_job(sub_id)
+    client.submit_job(
+        entrypoint=entrypoint,
+        submission_id=sub_id,
+        runtime_env=env,
+        metadata=metadata or {},
+        entrypoint_num_cpus=entrypoint_num_cpus,
+    )
+    return "submitted"
+
+
+def job_status(client: Any, sub_id: str) -> str | None:
+    """The job's status name, or None when the cluster does not know the id."""
+    try:
+        info = client.get_job_info(sub_id)
+    except RuntimeError as exc:  # the client raises RuntimeError on 404
+        if "does not exist" in str(exc) or "404" in str(exc):
+            return None
+        raise
+    return str(info.status.value if hasattr(info.status, "value") else info.status)
+
+
+def parse_result(logs: str) -> dict[str, Any]:
+    """The last ``RETRAIN_RESULT {...}`` line a job printed (its structured return value)."""
+    for line in reversed(logs.splitlines()):
+        if line.startswith(RESULT_PREFIX):
+            return dict(json.loads(line[len(RESULT_PREFIX) :]))
+    return {}
+
+
+def emit_result(result: Mapping[str, Any]) -> None:
+    """Print a job's structured result for :func:`parse_result` (call it last in an entrypoint)."""
+    print(RESULT_PREFIX + json.dumps(result, sort_keys=True), flush=True)

@@ -1,0 +1,207 @@
+"""Publish a candidate to the MLflow registry: version, lineage tags, aliases.
+
+Order matters for "nothing half-published": the version and its tags come first,
+then ``challenger``, and ``champion`` last, only on a pass. A retry finds the
+version already registered for the run and converges instead of adding another.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from ..config import PROJECT_ROOT
+from ..handoffs import Drift, GateDecision
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+log = logging.getLogger(__name__)
+
+
+def git_sha(root: Path | None = None) -> str:
+    root = root or PROJECT_ROOT
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+def register_candidate(client: Any, model_name: str, run_id: str) -> str:
+    """The registry version of the run's model, registering it on first call."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(model_name)
+    except MlflowException:
+        client.create_registered_model(model_name, description=f"Retrained by Airflow DAG retrain_{model_name}")
+    existing = client.search_model_versions(f"name='{model_name}' and run_id='{run_id}'")
+    if existing:
+        return str(existing[0].version)
+    return str(mlflow.register_model(f"runs:/{run_id}/model", model_name).version)
+
+
+def publish(
+    tracking_uri: str, model_name: str, run_id: str, lineage: dict[str, str], decision: GateDecision
+) -> dict[str, Any]:
+    """Register, tag and alias the candidate; returns ``{"version", "aliases", "previous_champion"}``."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    mlflow.set_tracking_uri(tracking_uri)
+    client = mlflow.MlflowClient()
+    version = register_candidate(client, model_name, run_id)
+    tags = {
+        **lineage,
+        "gate.decision": decision["decision"],
+        "gate.reason": decision["reason"],
+        "gate.forced": str(decision["forced"]).lower(),
+    }
+    for k, v in tags.items():
+        client.set_model_version_tag(model_name, version, k, v)
+    for k in ("gate.decision", "gate.reason", "gate.forced"):
+        client.set_tag(run_id, k, tags[k])
+    try:
+        previous = str(client.get_model_version_by_alias(model_name, CHAMPION).version)
+    except MlflowException:
+        previous = None
+    aliases = []
+    for alias in (CHALLENGER, CHAMPION) if decision["promote"] else (CHALLENGER,):
+        if _move_alias(client, model_name, alias, version):
+            aliases.append(alias)
+    return {"version": version, "aliases": aliases, "previous_champion": previous}
+
+
+def _move_alias(client: Any, model_name: str, alias: str, version: str) -> bool:
+    """Point ``alias`` at ``version`` unless a newer version holds it already.
+
+    A cleared, older run must never move an alias back over a newer model.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        current = str(client.get_model_version_by_alias(model_name, alias).version)
+    except MlflowException:
+        current = None
+    if current is not None and int(current) > int(version):
+        log.warning("%s@%s is v%s, newer than v%s: left as it is", model_name, alias, current, version)
+        return False
+    client.set_registered_model_alias(model_name, alias, version)
+    return True
+
+
+def champion_version(tracking_uri: str, model_name: str) -> str | None:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(mlflow.MlflowClient(tracking_uri).get_model_version_by_alias(model_name, CHAMPION).version)
+    except MlflowException:
+        return None
+
+
+class RollbackRefused(ValueError):
+    """The requested rollback target does not exist or is not a model of this registry."""
+
+
+def previous_champion(client: Any, model_name: str, current: str | None) -> str | None:
+    """The newest version older than ``current`` that the gate promoted (the champion before it)."""
+    versions = client.search_model_versions(f"name='{model_name}'")
+    promoted = sorted(
+        (
+            int(v.version)
+            for v in versions
+            if (v.tags or {}).get("gate.decision") == "promote" and (current is None or int(v.version) < int(current))
+        ),
+        reverse=True,
+    )
+    return str(promoted[0]) if promoted else None
+
+
+def rollback(tracking_uri: str, model_name: str, version: str, reason: str, who: str) -> dict[str, Any]:
+    """Point ``champion`` at ``version`` (a number, or ``previous``) and record who, why and when.
+
+    Raises:
+        RollbackRefused: unknown model or version, or no earlier champion for ``previous``.
+    """
+    import datetime as dt
+
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow.MlflowClient(tracking_uri)
+    try:
+        known = sorted(int(v.version) for v in client.search_model_versions(f"name='{model_name}'"))
+    except MlflowException as exc:
+        raise RollbackRefused(f"model '{model_name}' is not registered: {exc}") from exc
+    if not known:
+        raise RollbackRefused(f"model '{model_name}' has no versions")
+    current = champion_version(tracking_uri, model_name)
+    if version == "previous":
+        target = previous_champion(client, model_name, current)
+        if target is None:
+            raise RollbackRefused(f"model '{model_name}': no promoted version older than the champion v{current}")
+    elif not version.isdigit() or int(version) not in known:
+        raise RollbackRefused(
+            f"model '{model_name}' has no version {version!r} (versions: {', '.join(map(str, known))}; or 'previous')"
+        )
+    else:
+        target = version
+    when = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    client.set_registered_model_alias(model_name, CHAMPION, target)
+    record = {
+        "rollback.by": who,
+        "rollback.reason": reason,
+        "rollback.at": when,
+        "rollback.from_version": current or "none",
+    }
+    for k, v in record.items():
+        client.set_model_version_tag(model_name, target, k, v)
+    if current and current != target:
+        client.set_model_version_tag(model_name, current, "rolled_back.reason", f"{when} by {who}: {reason}")
+    log.warning("%s: champion moved v%s -> v%s by %s: %s", model_name, current, target, who, reason)
+    return {"model": model_name, "from_version": current, "to_version": target, **record}
+
+
+def champion_commit(tracking_uri: str, model_name: str) -> tuple[str, str] | None:
+    """(version, lakeFS commit it was trained on) of the champion, or None before the first one."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        v = mlflow.MlflowClient(tracking_uri).get_model_version_by_alias(model_name, CHAMPION)
+    except MlflowException:
+        return None
+    commit = (v.tags or {}).get("lakefs.commit")
+    return (str(v.version), commit) if commit else None
+
+
+def log_drift(tracking_uri: str, experiment: str, run_id: str, drift: Drift) -> str:
+    """Record drift figures as an MLflow run (role=drift) of the dataset's experiment; one per Airflow run."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    exp = mlflow.set_experiment(experiment)
+    client = mlflow.MlflowClient(tracking_uri)
+    found = client.search_runs(
+        [exp.experiment_id], f"tags.role = 'drift' and tags.`airflow.run_id` = '{run_id}'", max_results=1
+    )
+    run = (
+        found[0]
+        if found
+        else client.create_run(
+            exp.experiment_id, run_name=f"drift {run_id}", tags={"role": "drift", "airflow.run_id": run_id}
+        )
+    )
+    rid = run.info.run_id
+    client.log_metric(rid, "drift_detected", float(drift["drift_detected"]))
+    client.log_metric(rid, "unseen_files", float(drift["unseen_files"]))
+    for name, f in drift.get("features", {}).items():
+        client.log_metric(rid, f"drift_psi_{name}", min(float(f["psi"]), 1e6))
+        client.log_metric(rid, f"drift_ks_{name}", float(f["ks"]))
+        client.log_metric(rid, f"drift_ks_p_{name}", float(f["ks_p"]))
+    client.log_dict(rid, dict(drift), "drift.json")
+    client.set_terminated(rid)
+    return str(rid)

@@ -1,0 +1,324 @@
+"""The steps of one nightly retraining run, as plain functions of plain values.
+
+Each task of ``retrain_<dataset>`` calls one of these; no Airflow import here. Each is
+idempotent: rerunning a step after a crash, a retry or a clear converges to the same lakeFS and
+MLflow state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from . import summary
+from .config import DatasetConfig, TriggerParams
+from .handoffs import (
+    Drift,
+    Evaluation,
+    GateDecision,
+    Ingested,
+    Published,
+    PublishedModel,
+    RunLineage,
+    RunResults,
+    RunSummary,
+    TrainingDecision,
+    TrainResult,
+    Validated,
+)
+from .lake import lakefs_io
+from .lake.ingest import ingest_partition
+from .lake.lakefs_io import LakeFSEndpoint
+
+log = logging.getLogger(__name__)
+
+
+class ValidationFailed(RuntimeError):
+    """The batch failed validation beyond tolerance; main is untouched, the branch kept."""
+
+
+class EmptyPartition(RuntimeError):
+    """The landing partition of the run's date has no objects."""
+
+
+# -- write-audit-publish -----------------------------------------------------------------------
+def ingest(ds: DatasetConfig, landing: Any, date: str, endpoint: LakeFSEndpoint, lineage: RunLineage) -> Ingested:
+    """Copy partition ``dt=<date>`` of the landing prefix to the run branch (``landing``: a boto3 S3 client)."""
+    result = ingest_partition(
+        landing,
+        ds.landing.bucket,
+        ds.landing.prefix,
+        date,
+        endpoint,
+        ds.repository,
+        lakefs_io.run_branch_name(lineage.dag_id, lineage.run_id),
+        max_bytes=int(ds.validation.max_file_mb * 2**20),
+    )
+    if result.listed == 0:
+        raise EmptyPartition(
+            f"dataset '{ds.name}': no objects under {result.source_uri} -- nothing landed for "
+            f"{date}. Check the landing prefix in include/datasets.yaml or the upstream export."
+        )
+    if result.rejected:
+        log.warning("rejected objects: %s", json.dumps(result.rejected))
+    log.info(
+        "ingest: %d copied (%.1f MB), %d unchanged on main, %d rejected in %.1fs",
+        result.copied,
+        result.bytes_copied / 1e6,
+        result.skipped,
+        len(result.rejected),
+        result.seconds,
+    )
+    return result.as_dict()
+
+
+def validate(ds: DatasetConfig, endpoint: LakeFSEndpoint, ingested: Ingested, lineage: RunLineage) -> Validated:
+    """Validate what this run copied; quarantine bad files; write the reports to the branch."""
+    from .quality.checks import validate_files
+    from .quality.report import FileResult, ValidationReport
+
+    clt = lakefs_io.client(endpoint)
+    repo = lakefs_io.ensure_repository(clt, ds.repository)
+    if ingested["listed"] and not lakefs_io.branch_exists(repo, ingested["branch"]):
+        return _published_report(clt, repo, ds, ingested, lineage.run_id)
+    branch = repo.branch(ingested["branch"])
+    paths = sorted(ingested["copied_paths"])
+    # streamed: each file is read, checked and dropped (bounded memory however large the batch)
+    stream = lakefs_io.stream_objects(clt, ds.repository, branch.id, paths)
+    files = ((p.removeprefix(lakefs_io.DATA_PREFIX), body) for p, body in stream)
+    report = validate_files(ds, files) if paths else ValidationReport(ds.name, [], 1.0)
+    for key, reason in ingested["rejected"].items():  # unsafe landing keys count as bad files
+        report.files.append(FileResult(key, 0, [reason]))
+    prefix = lakefs_io.report_prefix(lineage.dag_id, lineage.run_id)
+    validated: Validated = {
+        **report.as_dict(),  # type: ignore[typeddict-item]
+        "report": f"{prefix}/validation.json",
+        "source_uri": ingested["source_uri"],
+        "quarantined": [],
+    }
+    if report.files:
+        body = {k: v for k, v in validated.items() if k != "quarantined"}
+        lakefs_io.upload(
+            branch, validated["report"], json.dumps(body, indent=2).encode(), content_type="application/json"
+        )
+        for rel, html in report.html_pages.items():
+            lakefs_io.upload(branch, f"{prefix}/gx/{rel}", html.encode(), content_type="text/html")
+    if not report.passed:
+        lakefs_io.commit_if_changed(
+            branch,
+            f"validation FAILED for {ingested['source_uri']} (kept for inspection)",
+            {"validation.passed": "false", "validation.report": validated["report"], "airflow.run_id": lineage.run_id},
+        )
+        raise ValidationFailed(
+            report.failure_message() + f"\nReport: lakefs://{ds.repository}/{branch.id}/"
+            f"{validated['report']}; main is untouched and branch '{branch.id}' is kept."
+        )
+    copied = set(paths)
+    bad = [lakefs_io.DATA_PREFIX + f.path for f in report.bad if lakefs_io.DATA_PREFIX + f.path in copied]
+    if bad:
+        branch.delete_objects(bad)
+        log.warning("quarantined %d files: %s", len(bad), ", ".join(bad))
+    validated["quarantined"] = bad
+    return validated
+
+
+def _published_report(clt: Any, repo: Any, ds: DatasetConfig, ingested: Ingested, run_id: str) -> Validated:
+    """A cleared ``validate`` after the merge: the report this run already published."""
+    commit = lakefs_io.find_run_commit(repo, run_id)
+    if commit is None:
+        raise RuntimeError(
+            f"run branch '{ingested['branch']}' is gone and main has no merge of run {run_id}: "
+            "clear the ingest task to copy the data again"
+        )
+    path = (repo.commit(commit).get_commit().metadata or {}).get("validation.report", "none")
+    if path == "none":
+        return {
+            "dataset": ds.name,
+            "passed": True,
+            "files_total": 0,
+            "files_bad": 0,
+            "bad_fraction": 0.0,
+            "max_bad_fraction": ds.validation.max_bad_fraction,
+            "batch_reasons": [],
+            "files": [],
+            "gx_html": [],
+            "report": "none",
+            "source_uri": ingested["source_uri"],
+            "quarantined": [],
+        }
+    stored = json.loads(lakefs_io.read_bytes(clt, ds.repository, commit, path))
+    return {"quarantined": [], **stored}  # type: ignore[typeddict-item]
+
+
+def publish_data(
+    ds: DatasetConfig, endpoint: LakeFSEndpoint, ingested: Ingested, validated: Validated, lineage: RunLineage
+) -> Published:
+    """Commit the branch, merge it into main, delete it; returns the immutable commit to train on.
+
+    ``new_data`` is False when the run brought nothing new (a rerun): then nothing is committed
+    and main's head is returned. A retry after a successful merge finds that merge again.
+    """
+    clt = lakefs_io.client(endpoint)
+    repo = lakefs_io.ensure_repository(clt, ds.repository)
+    name = ingested["branch"]
+    kept = ingested["copied"] - len(validated.get("quarantined", []))
+    if not lakefs_io.branch_exists(repo, name):
+        earlier = lakefs_io.find_run_commit(repo, lineage.run_id)
+        if earlier is None and kept > 0:
+            raise RuntimeError(
+                f"run branch '{name}' is gone and main has no merge of run "
+                f"{lineage.run_id}: clear the ingest task to copy the data again"
+            )
+        head = earlier or str(repo.branch(lakefs_io.MAIN).head.get_commit().id)
+        return {"commit": head, "new_data": earlier is not None, "repository": ds.repository}
+    branch = repo.branch(name)
+    if kept <= 0:
+        lakefs_io.delete_branch(repo, name)
+        head = str(repo.branch(lakefs_io.MAIN).head.get_commit().id)
+        log.info("nothing new for %s: main stays at %s", ingested["source_uri"], head[:12])
+        return {"commit": head, "new_data": False, "repository": ds.repository}
+    metadata = {
+        **lineage.commit_metadata(),
+        "source.uri": ingested["source_uri"],
+        "source.objects": str(kept),
+        "validation.passed": str(validated["passed"]).lower(),
+        "validation.report": validated["report"],
+    }
+    lakefs_io.commit_if_changed(branch, f"ingest {ingested['source_uri']}", metadata)
+    head = lakefs_io.merge_into_main(repo, branch, f"merge {name} (validated)", metadata)
+    lakefs_io.delete_branch(repo, name)
+    log.info("merged %s into main at %s", name, head[:12])
+    return {"commit": head, "new_data": True, "repository": ds.repository}
+
+
+# -- drift and the training policy -----------------------------------------------------------
+def check_drift(
+    ds: DatasetConfig, endpoint: LakeFSEndpoint, tracking_uri: str, published: Published, threshold: float, run_id: str
+) -> Drift:
+    """Drift of what main holds beyond the champion's training commit; logged to MLflow (role=drift)."""
+    from .quality import drift
+    from .release import registry
+
+    champion = registry.champion_commit(tracking_uri, ds.model_name)
+    if champion is None:
+        return drift.no_drift(threshold, "no champion yet", None, published["commit"])
+    result = drift.unseen_drift(ds, lakefs_io.client(endpoint), champion[1], published["commit"], threshold)
+    registry.log_drift(tracking_uri, ds.experiment, run_id, result)
+    return result
+
+
+def training_decision(
+    new_data: bool,
+    drift: Drift,
+    champion: str | None,
+    force_retrain: bool,
+    ingest_only: bool,
+    backfill: bool = False,
+) -> str | None:
+    """Why training is skipped, or None to train.
+
+    Train when new data was merged, drift was detected in data the champion has not seen,
+    no champion exists yet, or ``force_retrain``. ``ingest_only`` defers training, and so does
+    every run of a backfill: its runs finish in any order, so training in each would make the
+    champion depend on which gate ran last. The next scheduled run trains once on main.
+    """
+    if force_retrain:
+        return None
+    if ingest_only:
+        return "ingest_only: data published, training deferred to a later run"
+    if backfill:
+        return (
+            "backfill run: data published, training deferred to the next scheduled run "
+            "(set force_retrain to train in a backfill)"
+        )
+    if new_data or drift.get("drift_detected") or champion is None:
+        return None
+    worst = max((f["psi"] for f in drift.get("features", {}).values()), default=0.0)
+    return (
+        f"nothing new merged, no drift (max PSI {worst:.3f} <= {drift.get('threshold')}) "
+        f"and champion v{champion} exists"
+    )
+
+
+def decide_training(
+    ds: DatasetConfig, tracking_uri: str, published: Published, drift: Drift, params: TriggerParams, backfill: bool
+) -> TrainingDecision:
+    from .release import registry
+
+    champion = registry.champion_version(tracking_uri, ds.model_name)
+    skip = training_decision(
+        published["new_data"], drift, champion, params.force_retrain, params.ingest_only, backfill=backfill
+    )
+    if skip:
+        log.info("training skipped: %s", skip)
+        return {"train": False, "reason": skip, "champion_version": champion}
+    why = "forced" if params.force_retrain else ("new data merged" if published["new_data"] else "drift or no champion")
+    log.info("training: %s (champion %s)", why, f"v{champion}" if champion else "none")
+    return {"train": True, "reason": why, "champion_version": champion}
+
+
+# -- gate and registry -------------------------------------------------------------------------
+def gate(ds: DatasetConfig, evaluation: Evaluation, params: TriggerParams) -> GateDecision:
+    from .release.gate import decide
+
+    decision = decide(ds.gate.metric, evaluation["scores"], ds.gate.floor, ds.gate.max_regression, params.force_promote)
+    log.info("gate: %s -- %s", decision["decision"].upper(), decision["reason"])
+    return decision
+
+
+def publish_model(
+    ds: DatasetConfig,
+    endpoint: LakeFSEndpoint,
+    tracking_uri: str,
+    published: Published,
+    training: TrainResult,
+    decision: GateDecision,
+    lineage: RunLineage,
+) -> PublishedModel:
+    """Register the candidate with its lineage and gate decision; tag its training commit in lakeFS."""
+    from .release import registry
+
+    tags = lineage.version_tags(ds.repository, published["commit"], registry.git_sha())
+    out = registry.publish(tracking_uri, ds.model_name, training["run_id"], tags, decision)
+    repo = lakefs_io.ensure_repository(lakefs_io.client(endpoint), ds.repository)
+    lakefs_io.ensure_tag(repo, f"model-{ds.model_name}-v{out['version']}", published["commit"])
+    return {
+        "name": ds.model_name,
+        "commit": published["commit"],
+        "version": out["version"],
+        "aliases": out["aliases"],
+        "previous_champion": out["previous_champion"],
+    }
+
+
+# -- the run summary -----------------------------------------------------------------------------
+def summarize(lineage: RunLineage, date: str, results: RunResults, lakefs_ui: str, mlflow_ui: str) -> RunSummary:
+    """The summary of what this try of the run did.
+
+    Skipped tasks keep the results of a cleared earlier try, so the training side counts only
+    when this try's ``decide_training`` chose to train, and the model only from the task the gate
+    chose.
+    """
+    published, decision, gated = results["published"], results["decision"], results["gated"]
+    training, evaluation = results["training"], results["evaluation"]
+    trained = bool(decision and decision["train"])
+    model = None
+    if trained and gated:
+        model = results["promoted"] if gated["decision"] == "promote" else results["rejected"]
+    train_result = training["result"] if trained and training else None
+    links = summary.run_links(lakefs_ui, mlflow_ui, published, model, train_result)
+    return summary.build(
+        dag_id=lineage.dag_id,
+        run_id=lineage.run_id,
+        date=date,
+        published=published,
+        validated=results["validated"],
+        drift=results["drift"],
+        skipped_reason=None if trained or decision is None else decision["reason"],
+        training=training if trained else None,
+        evaluation=evaluation["result"] if trained and evaluation else None,
+        gated=gated if trained else None,
+        model=model,
+        links=links,
+    )
