@@ -31,7 +31,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, dag, task
 from airflow.sdk.definitions.callback import AsyncCallback
-from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
+from airflow.sdk.definitions.deadline import DeadlineAlert
 
 from include.retrain import config, handoffs, steps, summary
 from include.retrain import urls as L
@@ -39,6 +39,7 @@ from include.retrain.adapters.alerts import RetrainFailureNotifier
 from include.retrain.adapters.config_errors import config_error_dag
 from include.retrain.adapters.connections import LAKEFS_CONN, MLFLOW_CONN, lakefs_endpoint, mlflow_url, ui_url
 from include.retrain.adapters.dag_run import is_backfill, lineage, partition_date
+from include.retrain.adapters.deadlines import RunQueuedAt
 from include.retrain.adapters.errors import fail_without_retry
 from include.retrain.adapters.notes import set_dag_run_note
 from include.retrain.adapters.params import trigger_params
@@ -69,7 +70,7 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
         max_active_runs=cfg.max_active_runs,
         # A run still going deadline_minutes after it was queued alerts (log + webhook); it is not stopped.
         deadline=DeadlineAlert(
-            reference=DeadlineReference.DAGRUN_QUEUED_AT,
+            reference=RunQueuedAt(),  # not DAGRUN_QUEUED_AT: Airflow 3.3's Clear fails on it (deadlines.py)
             interval=timedelta(minutes=cfg.deadline_minutes),
             callback=AsyncCallback(
                 "include.retrain.adapters.alerts.deadline_missed",
@@ -190,5 +191,5 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
 _loaded = config.load()
 for _cfg in _loaded.datasets:
     build_retrain_dag(_cfg)
-for _entry, _message in _loaded.errors.items():
-    config_error_dag(_entry, _message)
+for _dag_id, _message in _loaded.error_dags.items():
+    config_error_dag(_dag_id, _message)

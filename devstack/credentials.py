@@ -1,4 +1,8 @@
-"""Local credentials, generated once at first start into the state folder (mode 0600)."""
+"""Local credentials, generated once at first start into the state folder (mode 0600).
+
+Every secret file of the stack is written through :func:`write_private`: created with mode 0600
+from its first byte, never made private afterwards.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 FILE_NAME = "credentials.json"
+MLFLOW_ADMIN = "admin"  # people: the MLflow UI
+MLFLOW_PIPELINE = "pipeline"  # the tasks and Ray jobs (the mlflow_default connection)
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,10 @@ class Credentials:
     airflow_jwt_secret: str
     airflow_api_secret_key: str
     airflow_fernet_key: str
+    ray_auth_token: str = ""
+    mlflow_admin_password: str = ""
+    mlflow_pipeline_password: str = ""
+    mlflow_flask_secret_key: str = ""
 
     def secret_values(self) -> list[str]:
         """Every generated secret, for leak scans of logs and metadata."""
@@ -49,7 +59,26 @@ def generate() -> Credentials:
         airflow_jwt_secret=_token(mixed, 48),
         airflow_api_secret_key=_token(mixed, 48),
         airflow_fernet_key=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        ray_auth_token=secrets.token_hex(32),  # what `ray get-auth-token --generate` makes
+        mlflow_admin_password=_token(mixed, 24),
+        mlflow_pipeline_password=_token(mixed, 24),
+        mlflow_flask_secret_key=_token(mixed, 48),
     )
+
+
+def write_private(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` readable by its owner only, from the first byte on.
+
+    The file is created with mode 0600 under a temporary name and renamed into place, so a
+    reader never sees a partial file and no wider mode ever exists (a umask only removes bits).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    return path
 
 
 def load_or_create(state_dir: Path) -> tuple[Credentials, bool]:
@@ -61,10 +90,12 @@ def load_or_create(state_dir: Path) -> tuple[Credentials, bool]:
     path = state_dir / FILE_NAME
     if path.exists():
         data = json.loads(path.read_text())
-        return Credentials(**data), False
-    state_dir.mkdir(parents=True, exist_ok=True)
+        fresh = asdict(generate())
+        missing = {k: v for k, v in fresh.items() if not data.get(k)}
+        if missing:  # a state folder from before a secret existed: add it, keep the others
+            data.update(missing)
+            write_private(path, json.dumps(data, indent=2))
+        return Credentials(**{k: data[k] for k in fresh}), False
     creds = generate()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(asdict(creds), fh, indent=2)
+    write_private(path, json.dumps(asdict(creds), indent=2))
     return creds, True

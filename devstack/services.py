@@ -19,11 +19,15 @@ from include.retrain.lake.lakefs_io import LakeFSEndpoint
 from . import airflow_settings, processes
 from .airflow_api import AirflowAPI
 from .credentials import FILE_NAME as CREDENTIALS_FILE
-from .credentials import Credentials, load_or_create
+from .credentials import MLFLOW_ADMIN, MLFLOW_PIPELINE, Credentials, load_or_create, write_private
 from .stack_config import HOST, PORTS, StackConfig, port_is_free
 
-# The local Ray binds only to loopback (see ray_cluster_env); token auth is for clusters (README).
-RAY_AUTH_MODE = "disabled"
+# Ray's token auth is on for the cluster: anyone who can reach the Jobs API could otherwise run
+# code as the stack, with its lakeFS and MLflow credentials. Airflow's processes are Ray clients
+# that send the token of the ray_default connection themselves, so their own mode stays off (Ray
+# 2.60 would otherwise pick up a ~/.ray/auth_token left by any earlier ray.init on the machine).
+RAY_CLUSTER_AUTH_MODE = "token"
+RAY_CLIENT_AUTH_MODE = "disabled"
 
 
 class StackError(RuntimeError):
@@ -43,12 +47,12 @@ class Service:
     stop_grace: float = 20.0
 
 
-def _http_ok(url: str, *codes: int) -> Callable[[], bool]:
+def _http_ok(url: str, *codes: int, headers: dict[str, str] | None = None) -> Callable[[], bool]:
     accepted = codes or (200,)
 
     def check() -> bool:
         try:
-            return requests.get(url, timeout=3).status_code in accepted
+            return requests.get(url, timeout=3, headers=headers).status_code in accepted
         except requests.RequestException:
             return False
 
@@ -123,7 +127,7 @@ class Stack:
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25",
             "RETRAIN_STATE_DIR": str(self.state),
             "GX_ANALYTICS_ENABLED": "false",
-            "RAY_AUTH_MODE": RAY_AUTH_MODE,
+            "RAY_AUTH_MODE": RAY_CLIENT_AUTH_MODE,
         }
         # Postgres (or any other metadata DB) when the user configured one; SQLite otherwise.
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = os.environ.get(
@@ -142,6 +146,9 @@ class Stack:
             "LAKEFS_ACCESS_KEY_ID": cr.lakefs_access_key_id,
             "LAKEFS_SECRET_ACCESS_KEY": cr.lakefs_secret_access_key,
             "MLFLOW_ENDPOINT": c.url("mlflow"),
+            "MLFLOW_USERNAME": MLFLOW_PIPELINE,
+            "MLFLOW_PASSWORD": cr.mlflow_pipeline_password,
+            "RAY_AUTH_TOKEN": cr.ray_auth_token,
             "RAY_DASHBOARD_ENDPOINT": c.url("ray_dashboard"),
             "LANDING_BUCKET": c.landing_bucket,
             "AIRFLOW_ENDPOINT": c.url("airflow"),
@@ -233,9 +240,16 @@ class Stack:
                     f"sqlite:///{st / 'mlflow' / 'mlflow.db'}",
                     "--artifacts-destination",
                     str(st / "mlflow" / "artifacts"),
+                    "--app-name",
+                    "basic-auth",
                 ],
                 ["mlflow"],
                 _http_ok(c.url("mlflow") + "/health"),
+                env={
+                    "MLFLOW_AUTH_CONFIG_PATH": str(self.mlflow_auth_config),
+                    # signs the basic-auth app's CSRF tokens
+                    "MLFLOW_FLASK_SERVER_SECRET_KEY": self.creds.mlflow_flask_secret_key,
+                },
                 url=c.url("mlflow"),
             ),
             Service(
@@ -243,7 +257,7 @@ class Stack:
                 "Ray head",
                 ray_argv,
                 list(ray_ports.values()),
-                _http_ok(c.url("ray_dashboard") + "/api/version"),
+                _http_ok(c.url("ray_dashboard") + "/api/version", headers=self.ray_auth_header()),
                 env=self.ray_cluster_env(),
                 url=c.url("ray_dashboard"),
                 stop_grace=5.0,
@@ -287,13 +301,13 @@ class Stack:
             # Linux Ray replaces a loopback node IP with the routable one and binds GCS, raylet and
             # agents to all interfaces; this (meant for single-node Windows/macOS) keeps all on 127.0.0.1.
             "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-            # Explicit: Ray 2.60 turns token auth on by itself when ~/.ray/auth_token exists (any
-            # earlier `ray.init()` on the machine writes one), and our clients would then get 401.
-            "RAY_AUTH_MODE": RAY_AUTH_MODE,
+            # Token auth for every node, every job's driver and every worker (they inherit it).
+            "RAY_AUTH_MODE": RAY_CLUSTER_AUTH_MODE,
+            "RAY_AUTH_TOKEN_PATH": str(self.ray_token_file),
             "LAKECTL_SERVER_ENDPOINT_URL": self.config.url("lakefs"),
             "LAKECTL_CREDENTIALS_ACCESS_KEY_ID": self.creds.lakefs_access_key_id,
             "LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY": self.creds.lakefs_secret_access_key,
-            "MLFLOW_TRACKING_URI": self.config.url("mlflow"),
+            **self.mlflow_env(),
             "RETRAIN_TUNE_STORAGE": str(self.state / "tune"),
             "GX_ANALYTICS_ENABLED": "false",
         }
@@ -304,6 +318,66 @@ class Stack:
             self.config.url("lakefs"), self.creds.lakefs_access_key_id, self.creds.lakefs_secret_access_key
         )
 
+    # -- secrets of the services ------------------------------------------------------------------
+    @property
+    def ray_token_file(self) -> Path:
+        return self.state / "ray" / "auth_token"
+
+    @property
+    def mlflow_auth_config(self) -> Path:
+        return self.state / "mlflow" / "basic_auth.ini"
+
+    def ray_token(self) -> str:
+        return self.creds.ray_auth_token
+
+    def ray_auth_header(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.creds.ray_auth_token}"}
+
+    def mlflow_env(self, admin: bool = False) -> dict[str, str]:
+        """MLflow's URL and a user, as the MLflow client reads them (the pipeline user, or the admin)."""
+        user, password = (
+            (MLFLOW_ADMIN, self.creds.mlflow_admin_password)
+            if admin
+            else (MLFLOW_PIPELINE, self.creds.mlflow_pipeline_password)
+        )
+        return {
+            "MLFLOW_TRACKING_URI": self.config.url("mlflow"),
+            "MLFLOW_TRACKING_USERNAME": user,
+            "MLFLOW_TRACKING_PASSWORD": password,
+        }
+
+    def write_airflow_passwords(self) -> Path:
+        """SimpleAuthManager's user file: the Airflow admin and its generated password."""
+        body = json.dumps({self.creds.airflow_username: self.creds.airflow_password})
+        return write_private(self.state / "airflow" / "passwords.json", body)
+
+    def write_service_secrets(self) -> list[Path]:
+        """The Ray cluster's token file and MLflow's basic-auth config (its admin and user store)."""
+        ray = write_private(self.ray_token_file, self.creds.ray_auth_token)
+        ini = (
+            "[mlflow]\n"
+            "default_permission = READ\n"
+            f"database_uri = sqlite:///{self.state / 'mlflow' / 'basic_auth.db'}\n"
+            f"admin_username = {MLFLOW_ADMIN}\n"
+            f"admin_password = {self.creds.mlflow_admin_password}\n"
+            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+            # default_permission applies to the default workspace, where the pipeline works
+            "grant_default_workspace_access = true\n"
+            # Tune trials log a metric batch per epoch: check each password once a minute, not per call
+            "auth_cache_ttl_seconds = 60\n"
+        )
+        return [ray, write_private(self.mlflow_auth_config, ini)]
+
+    def _ensure_mlflow_pipeline_user(self) -> None:
+        """The tasks' MLflow user (created by the admin; its password reset to the generated one)."""
+        url, admin = self.config.url("mlflow"), (MLFLOW_ADMIN, self.creds.mlflow_admin_password)
+        user = {"username": MLFLOW_PIPELINE, "password": self.creds.mlflow_pipeline_password}
+        resp = requests.post(f"{url}/api/2.0/mlflow/users/create", json=user, auth=admin, timeout=30)
+        if resp.status_code != 200 and "already exists" in resp.text.lower():
+            resp = requests.patch(f"{url}/api/2.0/mlflow/users/update-password", json=user, auth=admin, timeout=30)
+        if resp.status_code != 200:
+            raise StackError(f"MLflow: could not create the pipeline user: {resp.status_code} {resp.text[:300]}")
+
     def repro_env(self) -> dict[str, str]:
         """The environment of a DVC reproduction (make reproduce): this stack's lakeFS and MLflow."""
         keep = (
@@ -312,7 +386,7 @@ class Stack:
             "LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY",
         )
         env = {**os.environ, **{k: v for k, v in self.ray_cluster_env().items() if k in keep}}
-        env["MLFLOW_TRACKING_URI"] = self.config.url("mlflow")
+        env.update(self.mlflow_env())
         env["PYTHONPATH"] = str(self.config.root)
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         return env
@@ -434,15 +508,15 @@ class Stack:
     def _prepare(self, svc: Service) -> None:
         if svc.name == "lakefs" and not self.config.lakefs_bin.exists():
             raise StackError(f"lakeFS binary missing at {self.config.lakefs_bin}: run `make setup` first")
+        if svc.name in ("mlflow", "ray"):
+            self.write_service_secrets()
         if svc.name == "airflow-api-server":
             self._airflow_init()
 
     def _airflow_init(self) -> None:
         home = self.state / "airflow"
         home.mkdir(parents=True, exist_ok=True)
-        pw_file = home / "passwords.json"
-        pw_file.write_text(json.dumps({self.creds.airflow_username: self.creds.airflow_password}))
-        pw_file.chmod(0o600)
+        self.write_airflow_passwords()
         self.out("migrating the Airflow metadata database ...")
         env = {**self.base_env(), **self.airflow_env()}
         log = self._log("airflow-db-migrate")
@@ -461,6 +535,8 @@ class Stack:
     def _after_start(self, svc: Service) -> None:
         if svc.name == "s3":
             self._create_landing_bucket()
+        if svc.name == "mlflow":
+            self._ensure_mlflow_pipeline_user()
         if svc.name == "airflow-triggerer":
             self.apply_airflow_settings()
 
@@ -515,14 +591,8 @@ class Stack:
         env = {**self.airflow_env(), "PYTHONPATH": str(self.config.root)}
         lines = [f"export {k}={_shell_quote(v)}" for k, v in env.items()]
         lines.insert(0, f'export PATH="{self.bin}:$PATH"')
-        path = self.state / "env.sh"
-        path.write_text(
-            "# Generated by `make up`: source it to run the airflow CLI against the local stack.\n"
-            + "\n".join(lines)
-            + "\n"
-        )
-        path.chmod(0o600)
-        return path
+        header = "# Generated by `make up`: source it to run the airflow CLI against the local stack.\n"
+        return write_private(self.state / "env.sh", header + "\n".join(lines) + "\n")
 
     def down(self) -> None:
         """Stop every service this stack started, then anything left carrying its marker."""

@@ -9,3 +9,5 @@ CREATE ROLE :"name" LOGIN PASSWORD :'pass';
 CREATE DATABASE :"name" OWNER :"name";
 SQL
 done
+# MLflow's basic-auth user store, owned by the mlflow role
+psql -v ON_ERROR_STOP=1 --username postgres -c 'CREATE DATABASE mlflow_auth OWNER mlflow;'

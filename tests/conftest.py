@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import tempfile
@@ -16,19 +17,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="rt-airflow-home-"))
 # The DAGs of the test stack parse a copy of include/datasets.yaml whose pump_fleet runs have a
-# 30 s deadline, so every full sensor run really misses it and raises a deadline alert.
+# 30 s deadline, so every full sensor run really misses it and raises a deadline alert, plus
+# pump_guard: pump_fleet on a landing prefix and repository of its own with the default deadline,
+# for the operator's paths (tests/e2e/test_operator_paths.py).
 _DATASETS = _AIRFLOW_HOME / "datasets.yaml"
-_DATASETS.write_text(
-    (ROOT / "include" / "datasets.yaml")
-    .read_text()
-    .replace("    deadline_minutes: 90 ", "    deadline_minutes: 0.5", 1)
-)
+_shipped = yaml.safe_load((ROOT / "include" / "datasets.yaml").read_text())
+_pump = next(e for e in _shipped["datasets"] if e["name"] == "pump_fleet")
+_guard = {**copy.deepcopy(_pump), "name": "pump_guard", "landing": {**_pump["landing"], "prefix": "pump_guard"}}
+del _guard["deadline_minutes"]
+_pump["deadline_minutes"] = 0.5
+_shipped["datasets"].append(_guard)
+_DATASETS.write_text(yaml.safe_dump(_shipped, sort_keys=False))
 TEST_DEADLINE_MINUTES = {"pump_fleet": 0.5}
 os.environ.update(
     {
@@ -73,6 +79,9 @@ def stack() -> Iterator[Stack]:
     st = Stack(new_stack_config(), out=lambda msg: print(f"[stack] {msg}", flush=True))
     try:
         st.up()
+        # The tests are clients of the authenticated services: Ray with the cluster's token (Jobs
+        # and state APIs), MLflow as its admin (they read and tidy what the pipeline user wrote).
+        os.environ.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": st.ray_token(), **st.mlflow_env(admin=True)})
         yield st
     finally:
         st.down()

@@ -278,7 +278,26 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class LoadedConfig:
     datasets: list[DatasetConfig]
-    errors: dict[str, str]  # entry name (or "#<index>") -> message
+    errors: dict[str, str]  # entry name (or "#<index>"; "<name>#<index>" when taken) -> message
+    error_dags: dict[str, str]  # id of the DAG that shows the error -> message; distinct, valid ids
+
+
+def _error_dag_ids(problems: list[tuple[int, str, str]], taken: set[str]) -> dict[str, str]:
+    """A DAG id for every invalid entry: ``retrain_<name>`` when the name is a valid one nobody
+    else has, else ``retrain_config_error_<position>_<name as letters, digits and _>``. An error DAG
+    never takes the id of a valid entry's DAG, nor another error DAG's."""
+    out: dict[str, str] = {}
+    taken = set(taken)
+    for index, label, message in problems:
+        dag_id = f"retrain_{label}"
+        if not DAG_SAFE.match(label) or dag_id in taken:
+            slug = re.sub(r"[^a-z0-9_]+", "_", label.lower()).strip("_")[:40] or "entry"
+            dag_id = f"retrain_config_error_{index + 1}_{slug}"
+        while dag_id in taken:
+            dag_id += "_"
+        taken.add(dag_id)
+        out[dag_id] = message
+    return out
 
 
 def _describe(exc: ValidationError, entry: str) -> str:
@@ -302,21 +321,26 @@ def load(path: Path | None = None) -> LoadedConfig:
     entries = raw.get("datasets")
     if not isinstance(entries, list):
         raise ConfigError(f"{path}: top-level key 'datasets' must be a list of entries")
-    datasets, errors = [], {}
+    datasets: list[DatasetConfig] = []
+    problems: list[tuple[int, str, str]] = []  # (position, label, message)
     seen: set[str] = set()
     for i, entry in enumerate(entries):
         label = str(entry.get("name")) if isinstance(entry, dict) and entry.get("name") else f"#{i + 1}"
         try:
             ds = DatasetConfig.model_validate(entry)
         except ValidationError as exc:
-            errors[label] = _describe(exc, label)
+            problems.append((i, label, _describe(exc, label)))
             continue
         if ds.name in seen:
-            errors[label] = f"datasets.yaml: entry '{label}': field 'name': duplicate of an earlier entry"
+            message = f"datasets.yaml: entry #{i + 1} '{label}': field 'name': duplicate of an earlier entry"
+            problems.append((i, label, message))
             continue
         seen.add(ds.name)
         datasets.append(ds)
-    return LoadedConfig(datasets, errors)
+    errors: dict[str, str] = {}
+    for i, label, message in problems:
+        errors[label if label not in errors else f"{label}#{i + 1}"] = message
+    return LoadedConfig(datasets, errors, _error_dag_ids(problems, {d.dag_id for d in datasets}))
 
 
 def get(name: str, path: Path | None = None) -> DatasetConfig:

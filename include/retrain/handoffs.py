@@ -25,7 +25,9 @@ class Ingested(TypedDict):
     skipped: int  # already on main with the same ETag and size
     bytes_copied: int
     rejected: dict[str, str]  # landing key -> reason (unsafe key, oversize): never copied
+    refused_before: list[str]  # landing keys an earlier run refused (same size and ETag): kept in quarantine
     copied_paths: list[str]
+    restarted: bool  # the run branch of a refused earlier try was made again from main
     seconds: float
 
 
@@ -36,13 +38,23 @@ class FileVerdict(TypedDict):
     ok: bool
 
 
+class Quarantine(TypedDict):
+    """Where a run's refused files are kept: readable, with the run's report, never on main."""
+
+    branch: str
+    ref: str  # the commit that holds them (immutable)
+    report: str  # the run's validation report there
+    paths: dict[str, str]  # path in the run branch -> path in quarantine
+
+
 class Validated(TypedDict):
     """``validate``: the validation report (also committed as ``validation.json``) and the quarantine."""
 
     dataset: str
     passed: bool
-    files_total: int
+    files_total: int  # files checked by this run (copied, rejected, or refused before)
     files_bad: int
+    already_on_main: int  # files of the partition on main already: good files of the bad fraction
     bad_fraction: float
     max_bad_fraction: float
     batch_reasons: list[str]
@@ -50,7 +62,9 @@ class Validated(TypedDict):
     gx_html: list[str]
     report: str  # path of validation.json in the repository, "none" when nothing was validated
     source_uri: str
-    quarantined: list[str]
+    quarantined: list[str]  # paths refused by this run (removed from the run branch)
+    quarantine: Quarantine | None  # where they are kept
+    files_to_merge: int  # files the run branch brings into main
 
 
 class Published(TypedDict):
@@ -116,6 +130,7 @@ class Evaluation(TypedDict):
     holdout_samples: int
     misclassified: int
     champion_version: str | None
+    evaluated_at: str  # when the champion was looked up and scored (ISO, UTC)
     scores: Scores
 
 
@@ -135,6 +150,8 @@ class GateDecision(TypedDict):
     decision: Literal["promote", "reject"]
     reason: str
     forced: bool
+    compared_with: str | None  # the champion version the evidence compares against (None: first model)
+    evaluated_at: str | None  # when that evidence was computed (ISO, UTC)
 
 
 class PublishedModel(TypedDict):

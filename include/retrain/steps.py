@@ -27,7 +27,7 @@ from .handoffs import (
     TrainResult,
     Validated,
 )
-from .lake import lakefs_io
+from .lake import guard, lakefs_io, quarantine
 from .lake.ingest import ingest_partition
 from .lake.lakefs_io import LakeFSEndpoint
 
@@ -74,33 +74,50 @@ def ingest(ds: DatasetConfig, landing: Any, date: str, endpoint: LakeFSEndpoint,
 
 
 def validate(ds: DatasetConfig, endpoint: LakeFSEndpoint, ingested: Ingested, lineage: RunLineage) -> Validated:
-    """Validate what this run copied; quarantine bad files; write the reports to the branch."""
+    """Validate everything the run branch would bring into main; keep refused files in quarantine.
+
+    What is checked is the branch's diff against main (normally this try's copies; after a crash,
+    an earlier try's as well), so whatever a merge brings in has passed validation in this run.
+    Files refused by an earlier run of the date (``refused_before``) and files rejected at ingest
+    count as bad; files of the partition already on main count as good. Refused files are copied
+    to the quarantine branch with the report, then removed from the run branch.
+    """
     from .quality.checks import validate_files
     from .quality.report import FileResult, ValidationReport
 
     clt = lakefs_io.client(endpoint)
-    repo = lakefs_io.ensure_repository(clt, ds.repository)
+    repo = guard.ensure_dataset_repository(clt, ds.repository)
     if ingested["listed"] and not lakefs_io.branch_exists(repo, ingested["branch"]):
         return _published_report(clt, repo, ds, ingested, lineage.run_id)
     branch = repo.branch(ingested["branch"])
-    paths = sorted(ingested["copied_paths"])
+    paths = lakefs_io.changed_paths(repo, branch.id, lakefs_io.DATA_PREFIX)
     # streamed: each file is read, checked and dropped (bounded memory however large the batch)
     stream = lakefs_io.stream_objects(clt, ds.repository, branch.id, paths)
     files = ((p.removeprefix(lakefs_io.DATA_PREFIX), body) for p, body in stream)
-    report = validate_files(ds, files) if paths else ValidationReport(ds.name, [], 1.0)
+    report = validate_files(ds, files) if paths else ValidationReport(ds.name, [], ds.validation.max_bad_fraction)
+    report.already_valid = ingested["skipped"]
     for key, reason in ingested["rejected"].items():  # unsafe landing keys count as bad files
         report.files.append(FileResult(key, 0, [reason]))
+    for key in ingested["refused_before"]:
+        report.files.append(
+            FileResult(key, 0, [f"refused by an earlier run of this date: kept in {quarantine.BRANCH}"])
+        )
     prefix = lakefs_io.report_prefix(lineage.dag_id, lineage.run_id)
+    bad = [lakefs_io.DATA_PREFIX + f.path for f in report.bad if lakefs_io.DATA_PREFIX + f.path in set(paths)]
     validated: Validated = {
         **report.as_dict(),  # type: ignore[typeddict-item]
         "report": f"{prefix}/validation.json",
         "source_uri": ingested["source_uri"],
-        "quarantined": [],
+        "quarantined": bad,
+        "quarantine": None,
+        "files_to_merge": len(paths) - len(bad),
     }
+    if bad:
+        kept = json.dumps({**validated, "quarantine": {"branch": quarantine.BRANCH}}, indent=2).encode()
+        validated["quarantine"] = quarantine.keep(repo, branch.id, bad, validated["report"], kept, lineage)
     if report.files:
-        body = {k: v for k, v in validated.items() if k != "quarantined"}
         lakefs_io.upload(
-            branch, validated["report"], json.dumps(body, indent=2).encode(), content_type="application/json"
+            branch, validated["report"], json.dumps(validated, indent=2).encode(), content_type="application/json"
         )
         for rel, html in report.html_pages.items():
             lakefs_io.upload(branch, f"{prefix}/gx/{rel}", html.encode(), content_type="text/html")
@@ -110,16 +127,16 @@ def validate(ds: DatasetConfig, endpoint: LakeFSEndpoint, ingested: Ingested, li
             f"validation FAILED for {ingested['source_uri']} (kept for inspection)",
             {"validation.passed": "false", "validation.report": validated["report"], "airflow.run_id": lineage.run_id},
         )
+        held = validated["quarantine"]
+        where = f"; the refused files are kept on {held['branch']}@{held['ref'][:12]}" if held else ""
         raise ValidationFailed(
-            report.failure_message() + f"\nReport: lakefs://{ds.repository}/{branch.id}/"
-            f"{validated['report']}; main is untouched and branch '{branch.id}' is kept."
+            f"{report.failure_message()}\nReport: lakefs://{ds.repository}/{branch.id}/{validated['report']}; "
+            f"main is untouched and branch '{branch.id}' is kept{where}. To rerun: fix or remove the refused "
+            "files in the landing zone, then Clear the run (it starts again from main)."
         )
-    copied = set(paths)
-    bad = [lakefs_io.DATA_PREFIX + f.path for f in report.bad if lakefs_io.DATA_PREFIX + f.path in copied]
     if bad:
         branch.delete_objects(bad)
         log.warning("quarantined %d files: %s", len(bad), ", ".join(bad))
-    validated["quarantined"] = bad
     return validated
 
 
@@ -143,12 +160,15 @@ def _published_report(clt: Any, repo: Any, ds: DatasetConfig, ingested: Ingested
             "batch_reasons": [],
             "files": [],
             "gx_html": [],
+            "already_on_main": ingested["skipped"],
             "report": "none",
             "source_uri": ingested["source_uri"],
             "quarantined": [],
+            "quarantine": None,
+            "files_to_merge": 0,
         }
     stored = json.loads(lakefs_io.read_bytes(clt, ds.repository, commit, path))
-    return {"quarantined": [], **stored}  # type: ignore[typeddict-item]
+    return {"quarantined": [], "quarantine": None, **stored, "files_to_merge": 0}  # type: ignore[typeddict-item]
 
 
 def publish_data(
@@ -160,9 +180,9 @@ def publish_data(
     and main's head is returned. A retry after a successful merge finds that merge again.
     """
     clt = lakefs_io.client(endpoint)
-    repo = lakefs_io.ensure_repository(clt, ds.repository)
+    repo = guard.ensure_dataset_repository(clt, ds.repository)
     name = ingested["branch"]
-    kept = ingested["copied"] - len(validated.get("quarantined", []))
+    kept = validated["files_to_merge"]
     if not lakefs_io.branch_exists(repo, name):
         earlier = lakefs_io.find_run_commit(repo, lineage.run_id)
         if earlier is None and kept > 0:
@@ -262,7 +282,15 @@ def decide_training(
 def gate(ds: DatasetConfig, evaluation: Evaluation, params: TriggerParams) -> GateDecision:
     from .release.gate import decide
 
-    decision = decide(ds.gate.metric, evaluation["scores"], ds.gate.floor, ds.gate.max_regression, params.force_promote)
+    decision = decide(
+        ds.gate.metric,
+        evaluation["scores"],
+        ds.gate.floor,
+        ds.gate.max_regression,
+        params.force_promote,
+        compared_with=evaluation["champion_version"],
+        evaluated_at=evaluation["evaluated_at"],
+    )
     log.info("gate: %s -- %s", decision["decision"].upper(), decision["reason"])
     return decision
 

@@ -45,6 +45,9 @@ def build(
     if validated:
         out["validation"] = {k: validated.get(k) for k in ("passed", "files_total", "files_bad", "report")}
         out["validation"]["quarantined"] = validated.get("quarantined", [])
+        kept = validated.get("quarantine")
+        if kept:
+            out["validation"]["kept_on"] = f"{kept['branch']}@{kept['ref'][:12]}"
     if skipped_reason:
         out["training"] = {"skipped": True, "reason": skipped_reason}
     elif training:
@@ -78,7 +81,9 @@ def facts(s: RunSummary) -> list[tuple[str, str]]:
             (
                 "validation",
                 f"{'passed' if v['passed'] else 'FAILED'} -- {v['files_total']} files, "
-                f"{v['files_bad']} bad, {len(v.get('quarantined', []))} quarantined; report {v['report']}",
+                f"{v['files_bad']} bad, {len(v.get('quarantined', []))} quarantined"
+                + (f" (kept on {v['kept_on']})" if v.get("kept_on") else "")
+                + f"; report {v['report']}",
             )
         )
     d = s.get("drift")

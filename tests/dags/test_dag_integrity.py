@@ -111,27 +111,33 @@ def test_train_entrypoint_renders_the_commit_and_params():
     assert ev.endswith("--commit c0ffee --run-id r1")
 
 
-def test_a_bad_config_entry_becomes_a_failing_dag_and_spares_the_others(tmp_path):
+def _parse_factory_with(tmp_path, datasets: str, code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` (given the DAG folder as argv[1]) on the DAG factory alone, parsing ``datasets``."""
     import shutil
 
+    f = tmp_path / "datasets.yaml"
+    f.write_text(datasets)
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    shutil.copy(ROOT / "dags" / "retrain_factory.py", dags)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RETRAIN_DATASETS_FILE": str(f)}
+    out = subprocess.run([sys.executable, "-c", code, str(dags)], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out
+
+
+def test_a_bad_config_entry_becomes_a_failing_dag_and_spares_the_others(tmp_path):
     good = (ROOT / "include" / "datasets.yaml").read_text()
     bad = (
         good
         + "  - name: broken_line\n    modality: sensor\n    landing: {bucket: b, prefix: p}\n    gate: {floor: 2}\n"
     )
-    f = tmp_path / "datasets.yaml"
-    f.write_text(bad)
-    dags = tmp_path / "dags"
-    dags.mkdir()
-    shutil.copy(ROOT / "dags" / "retrain_factory.py", dags)
     code = (
         "import os, sys; from airflow.dag_processing.dagbag import DagBag; b = DagBag(sys.argv[1]); "
         "d = b.dags['retrain_broken_line']; print(sorted(b.dags)); print(b.import_errors); "
         "print(d.tags); print(d.doc_md)"
     )
-    env = {**__import__("os").environ, "PYTHONPATH": str(ROOT), "RETRAIN_DATASETS_FILE": str(f)}
-    out = subprocess.run([sys.executable, "-c", code, str(dags)], capture_output=True, text=True, env=env, cwd=ROOT)
-    assert out.returncode == 0, out.stderr[-2000:]
+    out = _parse_factory_with(tmp_path, bad, code)
     lines = out.stdout.splitlines()
     assert "['retrain_broken_line', 'retrain_cast_metal', 'retrain_pump_fleet']" in lines
     assert "{}" in lines
@@ -176,6 +182,31 @@ def test_retrain_dags_alert_past_their_configured_deadline(dagbag):
     for ds in config.load(config.Path(os.environ["RETRAIN_DATASETS_FILE"])).datasets:
         (alert,) = dagbag.dags[ds.dag_id].deadline
         assert alert.interval == timedelta(minutes=ds.deadline_minutes)
-        assert ds.deadline_minutes == TEST_DEADLINE_MINUTES.get(ds.name, shipped[ds.name].deadline_minutes)
+        default = (
+            shipped[ds.name].deadline_minutes
+            if ds.name in shipped
+            else config.DatasetConfig.model_fields["deadline_minutes"].default
+        )
+        assert ds.deadline_minutes == TEST_DEADLINE_MINUTES.get(ds.name, default)
         assert alert.callback.path == "include.retrain.adapters.alerts.deadline_missed"
         assert alert.callback.kwargs == {"dataset": ds.name, "limit_minutes": ds.deadline_minutes}
+
+
+def test_duplicate_and_invalid_names_become_error_dags_of_their_own_and_spare_the_real_ones(tmp_path):
+    good = (ROOT / "include" / "datasets.yaml").read_text()
+    pump = good[good.index("  - name: pump_fleet") : good.index("  - name: cast_metal")]
+    bad = good + pump + pump.replace("name: pump_fleet", "name: pump fleet 2", 1)
+    code = (
+        "import json, sys; from airflow.dag_processing.dagbag import DagBag; b = DagBag(sys.argv[1]); "
+        "print(json.dumps({'errors': {k: v[-300:] for k, v in b.import_errors.items()}, "
+        "'dags': {i: sorted(d.tags) for i, d in b.dags.items()}}))"
+    )
+    out = _parse_factory_with(tmp_path, bad, code)
+    got = __import__("json").loads(out.stdout.splitlines()[-1])
+    assert got["errors"] == {}, got["errors"]  # one bad entry never takes the file down
+    dags_found = got["dags"]
+    assert "config-error" not in dags_found["retrain_pump_fleet"]  # the real DAG, not the duplicate's error DAG
+    assert "config-error" not in dags_found["retrain_cast_metal"]
+    errors = sorted(i for i, tags in dags_found.items() if "config-error" in tags)
+    assert len(errors) == 2, dags_found  # the duplicate and the invalid name, each its own DAG
+    assert all(__import__("re").fullmatch(r"[a-zA-Z0-9_.-]+", i) for i in errors), errors

@@ -119,7 +119,7 @@ def test_ray_worker_killed_mid_trial_then_tune_restores_the_trial_within_max_fai
     entry += " --airflow-run-id fault__ray_worker --num-samples 1 --max-epochs 40"
     env = submission.runtime_env({"RETRAIN_DATASETS_FILE": str(write_datasets_file(tmp_path / "datasets.yaml", ds))})
     dashboard = stack.config.url("ray_dashboard")
-    client = submission.job_client(dashboard)
+    client = submission.job_client(dashboard, stack.ray_token())
     sub = submission.submission_id(ds.dag_id, "fault__ray_worker", "train", entry)
     assert submission.submit_or_reattach(client, sub, entry, env) == "submitted"
 

@@ -52,7 +52,7 @@ def test_mlflow_logs_and_reads_back_a_run(stack):
 
 
 def test_ray_job_through_the_jobs_api_is_idempotent(stack):
-    client = submission.job_client(stack.config.url("ray_dashboard"))
+    client = submission.job_client(stack.config.url("ray_dashboard"), stack.ray_token())
     sub = submission.submission_id("it_dag", f"manual__{uuid.uuid4().hex[:6]}", "ray")
     entry = "python -m include.retrain.jobs.fanout --n 4"
     assert submission.submit_or_reattach(client, sub, entry, submission.runtime_env()) == "submitted"
@@ -69,7 +69,7 @@ def test_ray_job_through_the_jobs_api_is_idempotent(stack):
 
 
 def test_failed_ray_job_is_resubmitted_under_the_same_id(stack):
-    client = submission.job_client(stack.config.url("ray_dashboard"))
+    client = submission.job_client(stack.config.url("ray_dashboard"), stack.ray_token())
     sub = submission.submission_id("it_dag", f"manual__{uuid.uuid4().hex[:6]}", "fails")
     submission.submit_or_reattach(client, sub, "python -c 'raise SystemExit(3)'", submission.runtime_env())
     import time
@@ -99,3 +99,17 @@ def test_s3hook_reads_the_landing_zone(stack, monkeypatch):
     hook = S3Hook(aws_conn_id="aws_landing")
     assert hook.list_keys(bucket_name=stack.config.landing_bucket, prefix="it/") == ["it/dt=2026-11-01/a.txt"]
     assert hook.read_key("it/dt=2026-11-01/a.txt", stack.config.landing_bucket) == "hello"
+
+
+def test_unauthenticated_ray_job_submissions_and_mlflow_alias_changes_are_refused(stack):
+    import requests
+
+    ray, mlflow = stack.config.url("ray_dashboard"), stack.config.url("mlflow")
+    submit = requests.post(f"{ray}/api/jobs/", json={"entrypoint": "echo anyone can run code here"}, timeout=10)
+    assert submit.status_code in (401, 403), f"Ray accepted a job without a token: {submit.status_code}"
+    alias = {"name": "cast_metal", "alias": "champion", "version": "1"}
+    moved = requests.post(f"{mlflow}/api/2.0/mlflow/registered-models/alias", json=alias, timeout=10)
+    assert moved.status_code in (401, 403), f"MLflow answered {moved.status_code} without credentials"
+    # the pipeline's own credentials are accepted (through the same clients the tasks use)
+    client = submission.job_client(ray, stack.ray_token())
+    assert client.list_jobs() is not None

@@ -188,12 +188,13 @@ def _kubeconform(schemas: str, manifests: str) -> subprocess.CompletedProcess[st
 
 
 def test_kubernetes_manifests_pass_kubeconform(tmp_path):
-    schemas = _standalone_schemas(tmp_path, ["secret-v1", "podtemplate-v1"])
+    schemas = _standalone_schemas(tmp_path, ["secret-v1", "podtemplate-v1", "networkpolicy-networking-v1"])
     cluster = yaml.safe_load((DOCKER / "k8s" / "raycluster.yaml").read_text())
-    docs = [yaml.safe_load((DOCKER / "k8s" / "ray-env-secret.yaml").read_text()), *_pod_templates(cluster)]
+    plain = ("ray-env-secret.yaml", "ray-head-networkpolicy.yaml")
+    docs = [*(yaml.safe_load((DOCKER / "k8s" / f).read_text()) for f in plain), *_pod_templates(cluster)]
     out = _kubeconform(schemas, yaml.safe_dump_all(docs))
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "Valid: 3, Invalid: 0, Errors: 0" in out.stdout
+    assert "Valid: 4, Invalid: 0, Errors: 0" in out.stdout
 
 
 def test_kubeconform_rejects_a_broken_pod_template(tmp_path):
@@ -221,3 +222,25 @@ def test_raycluster_has_a_cpu_head_and_an_autoscaling_gpu_group():
     assert resources["limits"]["nvidia.com/gpu"] == resources["requests"]["nvidia.com/gpu"] == 1
     images = {c["image"] for g in (head, gpu) for c in g["template"]["spec"]["containers"]}
     assert len(images) == 1, "head and workers must run the same image (the same job entrypoints)"
+
+
+def test_ray_and_mlflow_require_authentication_in_compose_and_kubernetes():
+    """No service that runs code or moves models is open: Ray with token auth, MLflow with basic auth."""
+    compose = yaml.safe_load((DOCKER / "compose.yaml").read_text())["services"]
+    for name in ("ray-head", "ray-gpu-worker"):
+        env = compose[name]["environment"]
+        assert env["RAY_AUTH_MODE"] == "token" and env["RAY_AUTH_TOKEN"].startswith("${RAY_AUTH_TOKEN"), name
+    assert "--app-name=basic-auth" in " ".join(compose["mlflow"]["command"])
+    airflow_env = compose["airflow-scheduler"]["environment"]
+    assert '"password": "${RAY_AUTH_TOKEN' in airflow_env["AIRFLOW_CONN_RAY_DEFAULT"]
+    assert '"login": "pipeline"' in airflow_env["AIRFLOW_CONN_MLFLOW_DEFAULT"]
+    secret = yaml.safe_load((DOCKER / "k8s" / "ray-env-secret.yaml").read_text())["stringData"]
+    assert secret["RAY_AUTH_MODE"] == "token" and "RAY_AUTH_TOKEN" in secret
+    cluster = yaml.safe_load((DOCKER / "k8s" / "raycluster.yaml").read_text())["spec"]
+    for group in (cluster["headGroupSpec"], *cluster["workerGroupSpecs"]):
+        (container,) = group["template"]["spec"]["containers"]
+        assert {"secretRef": {"name": "retrain-ray-env"}} in container["envFrom"]
+    policy = yaml.safe_load((DOCKER / "k8s" / "ray-head-networkpolicy.yaml").read_text())
+    head_labels = cluster["headGroupSpec"]["template"]["metadata"]["labels"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= head_labels.items()
+    assert {p["port"] for p in policy["spec"]["ingress"][0]["ports"]} == {8265, 6379, 10001}

@@ -98,3 +98,24 @@ def test_the_shipped_settings_file_declares_the_contract_connections(tmp_path):
     assert {p["pool_name"] for p in s["pools"]} >= {"lakefs_merge", "ray_training"}
     env = stack.connection_env()
     assert stack.config.url("lakefs") in env["AIRFLOW_CONN_LAKEFS_DEFAULT"]
+
+
+def test_every_secret_file_is_private_from_its_first_byte(tmp_path, monkeypatch):
+    """Written with mode 0600 at creation: no chmod afterwards, so no moment where another user
+    of the machine could read it (umask 0 here would make a plainly created file world-readable)."""
+    import os
+    import stat
+    from pathlib import Path
+
+    from devstack.services import Stack
+
+    stack = Stack(StackConfig.from_env({"RETRAIN_STATE_DIR": str(tmp_path)}), out=lambda _: None)
+    old = os.umask(0)
+    try:
+        monkeypatch.setattr(Path, "chmod", lambda *a, **k: pytest.fail("a secret file was chmod-ed after creation"))
+        written = [stack.credentials_file, stack.write_env_file(), stack.write_airflow_passwords()]
+        written += stack.write_service_secrets()  # Ray token, MLflow auth config
+    finally:
+        os.umask(old)
+    for path in written:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path

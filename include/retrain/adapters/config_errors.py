@@ -10,12 +10,9 @@ from datetime import datetime
 
 from airflow.sdk import DAG, dag, task
 
-from ..config import DAG_SAFE
 
-
-def config_error_dag(entry: str, message: str) -> DAG:
+def config_error_dag(dag_id: str, message: str) -> DAG:
     """A paused DAG that shows (and raises) a datasets.yaml error without breaking the valid entries."""
-    dag_id = f"retrain_{entry}" if DAG_SAFE.match(entry) else f"retrain_invalid_entry_{entry.strip('#')}"
 
     @dag(
         dag_id=dag_id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from airflow.sdk import BaseHook
 
 from ..lake.lakefs_io import LakeFSEndpoint
@@ -33,7 +35,26 @@ def ray_address(conn_id: str = RAY_CONN) -> str:
     return _url(conn_id)
 
 
+def ray_token(conn_id: str = RAY_CONN) -> str | None:
+    """The Ray cluster's auth token: the connection's password (None for a cluster without auth)."""
+    return BaseHook.get_connection(conn_id).password or None
+
+
+async def aray_token(conn_id: str = RAY_CONN) -> str | None:
+    """:func:`ray_token` for the triggerer's event loop."""
+    return (await BaseHook.aget_connection(conn_id)).password or None
+
+
 def mlflow_url(conn_id: str = MLFLOW_CONN) -> str:
+    """MLflow's tracking URL; the connection's user goes into this process's environment.
+
+    The MLflow client takes basic-auth credentials only from ``MLFLOW_TRACKING_USERNAME`` and
+    ``MLFLOW_TRACKING_PASSWORD``; a task runs in a process of its own, so they stay its own.
+    """
+    conn = BaseHook.get_connection(conn_id)
+    if conn.login:
+        os.environ["MLFLOW_TRACKING_USERNAME"] = conn.login
+        os.environ["MLFLOW_TRACKING_PASSWORD"] = conn.password or ""
     return _url(conn_id)
 
 

@@ -5,7 +5,7 @@ Airflow 3 computes a link in the worker when the task finishes (success or failu
 it as an XCom, which the API server serves at ``.../taskInstances/{task}/links``. A TaskFlow
 ``@task`` cannot carry links, so the linked tasks use ``tasks.linked_task``, a ``@task`` whose
 operator class has them, and ``RayJobOperator`` mixes in :class:`LinksMixin`. The link classes
-are registered by the plugin in ``plugins/retrain_links.py``.
+are registered by the plugin in ``plugins/retrain.py``.
 """
 
 from __future__ import annotations

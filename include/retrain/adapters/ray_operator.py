@@ -16,27 +16,34 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from ..handoffs import RayJob
 from ..jobs import submission
-from .connections import RAY_CONN, ray_address
+from .connections import RAY_CONN, aray_token, ray_address, ray_token
 from .extra_links import LinksMixin
 
 
 class RayJobTrigger(BaseTrigger):
     """Streams a Ray job's log into the task log and fires when the job ends."""
 
-    def __init__(self, address: str, submission_id: str, poll_interval: float = 2.0) -> None:
+    def __init__(self, address: str, submission_id: str, poll_interval: float = 2.0, conn_id: str = RAY_CONN) -> None:
         super().__init__()
         self.address = address
         self.submission_id = submission_id
         self.poll_interval = poll_interval
+        self.conn_id = conn_id  # the token is read from it here, never stored with the trigger
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
-            {"address": self.address, "submission_id": self.submission_id, "poll_interval": self.poll_interval},
+            {
+                "address": self.address,
+                "submission_id": self.submission_id,
+                "poll_interval": self.poll_interval,
+                "conn_id": self.conn_id,
+            },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        client = await asyncio.to_thread(submission.job_client, self.address)
+        token = await aray_token(self.conn_id)
+        client = await asyncio.to_thread(submission.job_client, self.address, token)
         try:
             async for chunk in client.tail_job_logs(self.submission_id):
                 for line in chunk.rstrip("\n").splitlines():
@@ -90,19 +97,26 @@ class RayJobOperator(LinksMixin, BaseOperator):
     def execute(self, context: Context) -> Any:
         address = ray_address(self.ray_conn_id)
         ti = context["ti"]
-        sub_id = submission.submission_id(ti.dag_id, ti.run_id, ti.task_id, self.entrypoint)
-        client = submission.job_client(address)
-        action = submission.submit_or_reattach(
-            client,
-            sub_id,
-            self.entrypoint,
-            submission.runtime_env(self.env_vars),
-            metadata={"airflow.dag_id": ti.dag_id, "airflow.run_id": ti.run_id, "airflow.task_id": ti.task_id},
-            entrypoint_num_cpus=self.entrypoint_num_cpus,
-        )
+        base = submission.submission_id(ti.dag_id, ti.run_id, ti.task_id, self.entrypoint)
+        sub_id, earlier = submission.try_ids(base, ti.try_number)
+        client = submission.job_client(address, ray_token(self.ray_conn_id))
+        # A job an earlier try left running is this task's work: reattach. Otherwise run it again,
+        # never reuse a finished one: a Clear means "do it again" (evaluate against today's champion).
+        running = submission.running_job(client, earlier)
+        if running:
+            sub_id, action = running, "reattached"
+        else:
+            action = submission.submit_or_reattach(
+                client,
+                sub_id,
+                self.entrypoint,
+                submission.runtime_env(self.env_vars),
+                metadata={"airflow.dag_id": ti.dag_id, "airflow.run_id": ti.run_id, "airflow.task_id": ti.task_id},
+                entrypoint_num_cpus=self.entrypoint_num_cpus,
+            )
         self.log.info("Ray job %s %s on %s (dashboard: %s/#/jobs/%s)", sub_id, action, address, address, sub_id)
         self.defer(
-            trigger=RayJobTrigger(address, sub_id, self.poll_interval),
+            trigger=RayJobTrigger(address, sub_id, self.poll_interval, self.ray_conn_id),
             method_name="execute_complete",
             kwargs={"action": action},
         )
@@ -112,7 +126,7 @@ class RayJobOperator(LinksMixin, BaseOperator):
 
     def _complete(self, event: dict[str, Any], action: str) -> RayJob[Any]:
         sub_id, status = event["submission_id"], event["status"]
-        client = submission.job_client(ray_address(self.ray_conn_id))
+        client = submission.job_client(ray_address(self.ray_conn_id), ray_token(self.ray_conn_id))
         logs = client.get_job_logs(sub_id)
         if status != "SUCCEEDED":
             tail = "\n".join(logs.splitlines()[-30:])

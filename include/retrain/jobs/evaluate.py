@@ -47,10 +47,13 @@ def misclassified_grid(
 
 
 def evaluate(ds: config_mod.DatasetConfig, commit: str, run_id: str) -> Evaluation:
+    import datetime as dt
+
     import mlflow
 
     from ..ml import models
 
+    evaluated_at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     holdout = dataset.load_splits(ds, commit, lakefs_io.client_from_env())["holdout"]
     if len(holdout) == 0:
         raise SystemExit(f"the holdout at {commit[:12]} is empty: add assets (the split hashes asset ids)")
@@ -84,6 +87,7 @@ def evaluate(ds: config_mod.DatasetConfig, commit: str, run_id: str) -> Evaluati
         "holdout_samples": len(holdout),
         "misclassified": len(wrong),
         "champion_version": champ_version,
+        "evaluated_at": evaluated_at,
         "scores": scores,
     }
 

@@ -1,9 +1,9 @@
 """How the Ray jobs of this package are started and how they answer, through the Jobs API.
 
 * their command lines, as Jinja templates that Airflow renders at run time;
-* a submission id derived from the Airflow task and its rendered command, so a retry finds the
-  job its previous try submitted: a running job is reattached, a finished one is reused, and a
-  failed or stopped one is deleted and submitted again;
+* a submission id derived from the Airflow task, its rendered command and its try: a retry or a
+  Clear reattaches to a job an earlier try left running, and otherwise runs the job again (a
+  cleared ``evaluate`` scores against today's champion, a cleared ``train`` trains again);
 * the runtime env: the ``include`` folder (this package, datasets.yaml, reference images), and
   nothing of the dev stack;
 * the result protocol: a job prints one ``RETRAIN_RESULT {json}`` line last.
@@ -67,10 +67,25 @@ def runtime_env(extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     }
 
 
-def job_client(address: str) -> Any:
+def job_client(address: str, token: str | None = None) -> Any:
+    """A Jobs API client; ``token`` is the cluster's auth token (``RAY_AUTH_MODE=token``)."""
     from ray.job_submission import JobSubmissionClient
 
-    return JobSubmissionClient(address)
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    return JobSubmissionClient(address, headers=headers)
+
+
+def try_ids(base: str, try_number: int) -> tuple[str, list[str]]:
+    """The submission id of try ``try_number`` of a task, and those of its earlier tries (newest first)."""
+    return f"{base}-t{try_number}", [f"{base}-t{n}" for n in range(try_number - 1, 0, -1)]
+
+
+def running_job(client: Any, sub_ids: list[str]) -> str | None:
+    """The first of ``sub_ids`` that is still pending or running (a try that crashed while its job ran)."""
+    for sub_id in sub_ids:
+        if job_status(client, sub_id) in ("PENDING", "RUNNING"):
+            return sub_id
+    return None
 
 
 def submit_or_reattach(
@@ -84,7 +99,8 @@ def submit_or_reattach(
     """Make sure a job with ``sub_id`` runs or has succeeded.
 
     Returns:
-        What was done: ``submitted``, ``reattached`` (pending or running) or ``reused`` (succeeded).
+        What was done: ``submitted``, ``reattached`` (pending or running) or ``reused`` (the same
+        id succeeded: the same try resumed after a deferral).
     """
     status = job_status(client, sub_id)
     if status in ("PENDING", "RUNNING"):

@@ -16,11 +16,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..handoffs import Ingested
-from . import lakefs_io
+from . import guard, lakefs_io, quarantine
 from .lakefs_io import LakeFSEndpoint
 
 log = logging.getLogger(__name__)
-SOURCE_ETAG = "source-etag"
 PART_SIZE = 8 * 1024 * 1024
 
 
@@ -41,7 +40,9 @@ class IngestResult:
     skipped: int = 0
     bytes_copied: int = 0
     rejected: dict[str, str] = field(default_factory=dict)  # landing key -> reason
+    refused_before: list[str] = field(default_factory=list)  # landing keys kept in quarantine already
     copied_paths: list[str] = field(default_factory=list)
+    restarted: bool = False  # the run branch of a refused try was dropped and made again from main
     seconds: float = 0.0
 
     def as_dict(self) -> Ingested:
@@ -103,11 +104,17 @@ def lakefs_gateway(endpoint: LakeFSEndpoint) -> Any:
     )
 
 
-def _etag_of(metadata: dict[str, str] | None) -> str | None:
-    for k, v in (metadata or {}).items():
-        if k.lower().endswith(SOURCE_ETAG):
-            return v
-    return None
+def _drop_refused_branch(repo: Any, name: str) -> bool:
+    """Delete the run branch if an earlier try's validation refused its batch (the branch head says
+    ``validation.passed=false``); the refused files are kept in quarantine. Returns whether it did."""
+    if not lakefs_io.branch_exists(repo, name):
+        return False
+    head = repo.branch(name).head.get_commit()
+    if (head.metadata or {}).get("validation.passed") != "false":
+        return False  # a retry of an unfinished try: keep what it copied
+    lakefs_io.delete_branch(repo, name)
+    log.warning("run branch %s held a batch an earlier try refused: starting it again from main", name)
+    return True
 
 
 def ingest_partition(
@@ -124,7 +131,10 @@ def ingest_partition(
     """Copy partition ``dt=<date>`` of the landing prefix into ``branch_name`` (created from main).
 
     Objects with an unsafe key or larger than ``max_bytes`` are rejected (listed with the reason,
-    left in the landing zone, never copied)."""
+    left in the landing zone, never copied). Objects already on main, or already refused and kept
+    in quarantine, with the same size and ETag are skipped. A run branch left by an earlier try
+    whose validation failed is dropped and made again from main: a rerun starts from what landing
+    holds now (its refused files are kept in quarantine)."""
     from boto3.s3.transfer import TransferConfig
 
     t0 = time.monotonic()
@@ -135,26 +145,33 @@ def ingest_partition(
     if not objects:  # nothing landed: no branch, the caller reports it
         return result
     clt = lakefs_io.client(endpoint)
-    repo = lakefs_io.ensure_repository(clt, repository)
+    repo = guard.ensure_dataset_repository(clt, repository)
+    result.restarted = _drop_refused_branch(repo, branch_name)
     lakefs_io.ensure_branch(repo, branch_name)
+    prefix = f"{lakefs_io.DATA_PREFIX}dt={date}/"
     on_main = {
-        o.path: (o.size_bytes, _etag_of(o.metadata))
-        for o in repo.ref(lakefs_io.MAIN).objects(prefix=f"data/dt={date}/", user_metadata=True)
+        o.path: (o.size_bytes, lakefs_io.source_etag(o.metadata))
+        for o in repo.ref(lakefs_io.MAIN).objects(prefix=prefix, user_metadata=True)
     }
+    refused = quarantine.refused_before(repo, prefix)
     todo = []
     for obj in objects:
         reason = unsafe_key_reason(obj.key) or oversize_reason(obj.size, max_bytes)
+        path = target_path(landing_prefix, obj.key)
         if reason:
             result.rejected[obj.key] = reason
-        elif on_main.get(target_path(landing_prefix, obj.key)) == (obj.size, obj.etag):
+        elif on_main.get(path) == (obj.size, obj.etag):
             result.skipped += 1
+        elif refused.get(path) == (obj.size, obj.etag):
+            result.refused_before.append(obj.key)
         else:
             todo.append(obj)
     log.info(
-        "%s: %d objects, %d already on main, %d to copy, %d rejected",
+        "%s: %d objects, %d already on main, %d refused before (kept in quarantine), %d to copy, %d rejected",
         result.source_uri,
         len(objects),
         result.skipped,
+        len(result.refused_before),
         len(todo),
         len(result.rejected),
     )
@@ -168,7 +185,11 @@ def ingest_partition(
         path = target_path(landing_prefix, obj.key)
         body = landing.get_object(Bucket=bucket, Key=obj.key)["Body"]
         gateway.upload_fileobj(
-            body, repository, f"{branch_name}/{path}", Config=transfer, ExtraArgs={"Metadata": {SOURCE_ETAG: obj.etag}}
+            body,
+            repository,
+            f"{branch_name}/{path}",
+            Config=transfer,
+            ExtraArgs={"Metadata": {lakefs_io.SOURCE_ETAG: obj.etag}},
         )
         with lock:
             result.copied += 1

@@ -17,6 +17,7 @@ from typing import IO, Any
 MAIN = "main"
 DATA_PREFIX = "data/"  # the dataset's files: data/dt=YYYY-MM-DD/...
 REPORTS_PREFIX = "_reports/"  # validation reports of the runs
+SOURCE_ETAG = "source-etag"  # user metadata of an ingested object: its ETag in the landing zone
 
 
 @dataclass(frozen=True)
@@ -90,11 +91,43 @@ def commit_if_changed(branch: Any, message: str, metadata: dict[str, str]) -> st
 
 def merge_into_main(repo: Any, branch: Any, message: str, metadata: dict[str, str]) -> str:
     """Merge the run branch into main; returns the merge commit (main's head if nothing to merge)."""
-    main = repo.branch(MAIN)
-    # three-dot: what the branch changed since it left main, whatever main merged meanwhile
-    if any(True for _ in main.diff(branch, max_amount=1, type="three_dot")):
-        return str(branch.merge_into(main, message=message, metadata=metadata))
-    return str(main.head.get_commit().id)
+    return merge_branch(repo, branch, MAIN, message, metadata)
+
+
+def merge_branch(
+    repo: Any, branch: Any, into: str, message: str, metadata: dict[str, str], strategy: str | None = None
+) -> str:
+    """Merge ``branch`` into branch ``into``; returns the merge commit (``into``'s head if nothing to merge)."""
+    target = repo.branch(into)
+    # three-dot: what the branch changed since it left the target, whatever the target merged meanwhile
+    if any(True for _ in target.diff(branch, max_amount=1, type="three_dot")):
+        return str(branch.merge_into(target, message=message, metadata=metadata, strategy=strategy))
+    return str(target.head.get_commit().id)
+
+
+def changed_paths(repo: Any, branch: str, prefix: str, against: str = MAIN) -> list[str]:
+    """Objects below ``prefix`` that ``branch`` added or changed since it left ``against``, committed
+    or not: what committing and merging it would bring in."""
+    source = repo.branch(branch)
+    paths = {
+        c.path
+        for c in repo.branch(against).diff(source, prefix=prefix, type="three_dot")
+        if c.type in ("added", "changed")
+    }
+    for c in source.uncommitted(prefix=prefix):
+        if c.type == "removed":
+            paths.discard(c.path)
+        else:
+            paths.add(c.path)
+    return sorted(paths)
+
+
+def source_etag(metadata: dict[str, str] | None) -> str | None:
+    """The landing ETag an ingested object carries as user metadata (``source-etag``)."""
+    for k, v in (metadata or {}).items():
+        if k.lower().endswith(SOURCE_ETAG):
+            return v
+    return None
 
 
 def delete_branch(repo: Any, name: str) -> None:

@@ -1,25 +1,66 @@
-"""Read a dataset at an immutable lakeFS commit and turn it into split windows."""
+"""Read a dataset at an immutable lakeFS commit and turn it into split windows.
+
+Training trusts nothing blindly: data that slipped past validation (a non-finite value, a label
+outside the config, a file that does not parse) stops the job with the files named, before any
+model sees it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from ..config import DatasetConfig
+from ..config import DatasetConfig, SensorSpec
 from ..lake import lakefs_io
 from ..lake.formats import IMAGE_SUFFIXES, SENSOR_SUFFIXES, image_array, read_sensor_file
 from ..lake.lakefs_io import DATA_PREFIX
 from . import features
 
 
+class UntrustedData(ValueError):
+    """Data at the commit that no model may be trained or scored on; the message names the files."""
+
+
+def sensor_file_problems(df: pd.DataFrame, spec: SensorSpec) -> list[str]:
+    """What makes one sensor table unfit for training (empty when it is fit)."""
+    missing = [c for c in (spec.asset_column, spec.timestamp_column, spec.label_column, *spec.channels) if c not in df]
+    if missing:
+        return [f"missing columns {missing}"]
+    out = []
+    for ch in spec.channels:
+        values = pd.to_numeric(df[ch], errors="coerce").to_numpy(dtype=float)
+        if not np.isfinite(values).all():
+            out.append(f"'{ch}' has {int((~np.isfinite(values)).sum())} non-finite values")
+    unknown = sorted(set(df[spec.label_column].dropna().astype(str)) - set(spec.labels))
+    if unknown:
+        out.append(f"unknown labels {unknown} (the config knows {', '.join(spec.labels)})")
+    if df[spec.timestamp_column].isna().any():
+        out.append("timestamps that do not parse")
+    return out
+
+
 def load_sensor_table(ds: DatasetConfig, commit: str, clt: Any) -> pd.DataFrame:
     assert ds.sensor is not None
-    frames = []
+    frames, refused = [], []
     for path, _, _ in lakefs_io.list_paths(clt, ds.repository, commit, DATA_PREFIX):
         if path.endswith(SENSOR_SUFFIXES):
             body = lakefs_io.read_bytes(clt, ds.repository, commit, path)
-            frames.append(read_sensor_file(path, body, ds.sensor))
+            try:
+                df = read_sensor_file(path, body, ds.sensor)
+            except ValueError as exc:
+                refused.append(f"{path}: {exc}")
+                continue
+            problems = sensor_file_problems(df, ds.sensor)
+            if problems:
+                refused.append(f"{path}: {'; '.join(problems)}")
+            frames.append(df)
+    if refused:
+        raise UntrustedData(
+            f"dataset '{ds.name}': {len(refused)} files at {ds.repository}@{commit[:12]} cannot be trained on "
+            "(they should never have passed validation):\n  " + "\n  ".join(refused)
+        )
     if not frames:
         raise ValueError(f"{ds.repository}@{commit[:12]}: no sensor files under {DATA_PREFIX}")
     return pd.concat(frames, ignore_index=True)
@@ -29,18 +70,29 @@ def load_image_samples(ds: DatasetConfig, commit: str, clt: Any) -> features.Sam
     """Every image at the commit as (1, H, W) arrays; labels from the folder, keys = sha256 of the bytes."""
     import hashlib
 
-    import numpy as np
-
     assert ds.image is not None
     index = {label: i for i, label in enumerate(ds.image.labels)}
-    xs, ys, keys = [], [], []
+    xs, ys, keys, refused = [], [], [], []
     for path, _, _ in lakefs_io.list_paths(clt, ds.repository, commit, DATA_PREFIX):
+        if not path.lower().endswith(IMAGE_SUFFIXES):
+            continue
         label = path.split("/")[-2]
-        if path.lower().endswith(IMAGE_SUFFIXES) and label in index:
-            body = lakefs_io.read_bytes(clt, ds.repository, commit, path)
+        if label not in index:
+            refused.append(f"{path}: unknown label folder '{label}' (the config knows {', '.join(index)})")
+            continue
+        body = lakefs_io.read_bytes(clt, ds.repository, commit, path)
+        try:
             xs.append(image_array(body, tuple(ds.image.size)))  # type: ignore[arg-type]
-            ys.append(index[label])
-            keys.append(hashlib.sha256(body).hexdigest())
+        except Exception as exc:  # Pillow raises many types for broken files
+            refused.append(f"{path}: does not decode ({type(exc).__name__}: {exc})")
+            continue
+        ys.append(index[label])
+        keys.append(hashlib.sha256(body).hexdigest())
+    if refused:
+        raise UntrustedData(
+            f"dataset '{ds.name}': {len(refused)} images at {ds.repository}@{commit[:12]} cannot be trained on "
+            "(they should never have passed validation):\n  " + "\n  ".join(refused)
+        )
     if not xs:
         raise ValueError(f"{ds.repository}@{commit[:12]}: no images under {DATA_PREFIX}")
     return features.Samples(np.stack(xs), np.asarray(ys, np.int64), np.asarray(keys, dtype=object))

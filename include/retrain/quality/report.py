@@ -31,28 +31,40 @@ class FileResult:
 
 @dataclass
 class ValidationReport:
+    """The verdicts of a batch. ``already_valid`` counts the partition's files that are on main
+    already (a rerun): they take part in the bad fraction as good files, so a rerun decides like
+    the first run did."""
+
     dataset: str
     files: list[FileResult]
     max_bad_fraction: float
     html_pages: dict[str, str] = field(default_factory=dict)  # relative path -> html
     batch_reasons: list[str] = field(default_factory=list)  # distribution-level failures of the batch
+    already_valid: int = 0
 
     @property
     def bad(self) -> list[FileResult]:
         return [f for f in self.files if not f.ok]
 
     @property
+    def total(self) -> int:
+        return len(self.files) + self.already_valid
+
+    @property
+    def valid(self) -> int:
+        return self.total - len(self.bad)
+
+    @property
     def bad_fraction(self) -> float:
-        return len(self.bad) / len(self.files) if self.files else 0.0
+        return len(self.bad) / self.total if self.total else 0.0
 
     @property
     def passed(self) -> bool:
-        valid = len(self.files) - len(self.bad)
-        files_ok = not self.files or (valid > 0 and self.bad_fraction <= self.max_bad_fraction)
+        files_ok = not self.total or (self.valid > 0 and self.bad_fraction <= self.max_bad_fraction)
         return files_ok and not self.batch_reasons
 
     def failure_message(self) -> str:
-        valid = len(self.files) - len(self.bad)
+        valid = self.valid
         if self.batch_reasons and valid > 0 and self.bad_fraction <= self.max_bad_fraction:
             return f"dataset '{self.dataset}': validation failed for the batch: " + "; ".join(self.batch_reasons)
         why = (
@@ -60,7 +72,7 @@ class ValidationReport:
             if valid == 0
             else f"bad fraction {self.bad_fraction:.0%} exceeds max_bad_fraction {self.max_bad_fraction:.0%}"
         )
-        lines = [f"dataset '{self.dataset}': validation failed: {len(self.bad)}/{len(self.files)} files bad; {why}."]
+        lines = [f"dataset '{self.dataset}': validation failed: {len(self.bad)}/{self.total} files bad; {why}."]
         lines += [f"  {f.path}: {'; '.join(f.reasons)}" for f in self.bad]
         return "\n".join(lines)
 
@@ -73,6 +85,7 @@ class ValidationReport:
             "passed": self.passed,
             "files_total": len(self.files),
             "files_bad": len(self.bad),
+            "already_on_main": self.already_valid,
             "bad_fraction": round(self.bad_fraction, 4),
             "max_bad_fraction": self.max_bad_fraction,
             "batch_reasons": self.batch_reasons,

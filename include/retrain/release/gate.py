@@ -6,7 +6,13 @@ from ..handoffs import GateDecision, Scores
 
 
 def decide(
-    metric: str, scores: Scores, floor: float, max_regression: float, force_promote: bool = False
+    metric: str,
+    scores: Scores,
+    floor: float,
+    max_regression: float,
+    force_promote: bool = False,
+    compared_with: str | None = None,
+    evaluated_at: str | None = None,
 ) -> GateDecision:
     """Decide on a candidate from its holdout ``scores`` (which hold ``champion_<metric>`` when a champion exists).
 
@@ -24,6 +30,7 @@ def decide(
         failures.append(
             f"{metric} {value:.4f} regresses more than {max_regression:.4f} below the champion's {float(champion):.4f}"
         )
+    promote, forced = not failures or force_promote, bool(failures) and force_promote
     if not failures:
         against = (
             f" and within {max_regression:.4f} of the champion's {float(champion):.4f}"
@@ -31,8 +38,15 @@ def decide(
             else " (first model: floor only)"
         )
         reason = f"{metric} {value:.4f} >= floor {floor:.4f}{against}"
-        return {"promote": True, "decision": "promote", "reason": reason, "forced": False}
-    if force_promote:
+    elif force_promote:
         reason = "forced by force_promote, overriding: " + "; ".join(failures)
-        return {"promote": True, "decision": "promote", "reason": reason, "forced": True}
-    return {"promote": False, "decision": "reject", "reason": "; ".join(failures), "forced": False}
+    else:
+        reason = "; ".join(failures)
+    return {
+        "promote": promote,
+        "decision": "promote" if promote else "reject",
+        "reason": reason,
+        "forced": forced,
+        "compared_with": compared_with,
+        "evaluated_at": evaluated_at,
+    }

@@ -16,7 +16,41 @@ from ..config import PROJECT_ROOT
 from ..handoffs import Drift, GateDecision
 
 CHAMPION, CHALLENGER = "champion", "challenger"
+# Registered-model tag: when `champion` last moved, on purpose (a gate or a rollback), in ISO time.
+CHAMPION_MOVED_AT = "champion.moved_at"
 log = logging.getLogger(__name__)
+
+
+def is_missing(exc: Exception) -> bool:
+    """Whether an MLflow error only says "no such registered model / alias / version".
+
+    Every other error (the server down, no permission, a bug) must fail the task, not read as
+    "no champion yet", which would skip the comparison with the champion.
+    """
+    code = getattr(exc, "error_code", "")
+    if code == "RESOURCE_DOES_NOT_EXIST":
+        return True
+    return code == "INVALID_PARAMETER_VALUE" and "not found" in str(getattr(exc, "message", exc))
+
+
+def model_exists(client: Any, model_name: str) -> bool:
+    """Whether the registered model exists. A search, not a get: with MLflow's basic auth, a user
+    asking for a model nobody registered gets 403 "Permission denied", not "not found"."""
+    return bool(client.search_registered_models(filter_string=f"name = '{model_name}'", max_results=1))
+
+
+def alias_version(client: Any, model_name: str, alias: str) -> str | None:
+    """The version ``alias`` points at, or None when the model or the alias does not exist."""
+    from mlflow.exceptions import MlflowException
+
+    if not model_exists(client, model_name):
+        return None
+    try:
+        return str(client.get_model_version_by_alias(model_name, alias).version)
+    except MlflowException as exc:
+        if is_missing(exc):
+            return None
+        raise
 
 
 def git_sha(root: Path | None = None) -> str:
@@ -31,11 +65,8 @@ def git_sha(root: Path | None = None) -> str:
 def register_candidate(client: Any, model_name: str, run_id: str) -> str:
     """The registry version of the run's model, registering it on first call."""
     import mlflow
-    from mlflow.exceptions import MlflowException
 
-    try:
-        client.get_registered_model(model_name)
-    except MlflowException:
+    if not model_exists(client, model_name):
         client.create_registered_model(model_name, description=f"Retrained by Airflow DAG retrain_{model_name}")
     existing = client.search_model_versions(f"name='{model_name}' and run_id='{run_id}'")
     if existing:
@@ -48,7 +79,6 @@ def publish(
 ) -> dict[str, Any]:
     """Register, tag and alias the candidate; returns ``{"version", "aliases", "previous_champion"}``."""
     import mlflow
-    from mlflow.exceptions import MlflowException
 
     mlflow.set_tracking_uri(tracking_uri)
     client = mlflow.MlflowClient()
@@ -63,43 +93,59 @@ def publish(
         client.set_model_version_tag(model_name, version, k, v)
     for k in ("gate.decision", "gate.reason", "gate.forced"):
         client.set_tag(run_id, k, tags[k])
-    try:
-        previous = str(client.get_model_version_by_alias(model_name, CHAMPION).version)
-    except MlflowException:
-        previous = None
+    previous = alias_version(client, model_name, CHAMPION)
     aliases = []
     for alias in (CHALLENGER, CHAMPION) if decision["promote"] else (CHALLENGER,):
-        if _move_alias(client, model_name, alias, version):
+        if _move_alias(client, model_name, alias, version, decision.get("evaluated_at")):
             aliases.append(alias)
     return {"version": version, "aliases": aliases, "previous_champion": previous}
 
 
-def _move_alias(client: Any, model_name: str, alias: str, version: str) -> bool:
-    """Point ``alias`` at ``version`` unless a newer version holds it already.
+def _move_alias(client: Any, model_name: str, alias: str, version: str, evaluated_at: str | None) -> bool:
+    """Point ``alias`` at ``version`` unless that would undo a later decision.
 
-    A cleared, older run must never move an alias back over a newer model.
+    A cleared, older run must never move an alias back: not over a newer version, and never
+    ``champion`` away from a version that a rollback or another gate chose after this candidate's
+    evidence was computed (``evaluated_at``): that evidence compared it with another champion.
     """
-    from mlflow.exceptions import MlflowException
+    import datetime as dt
 
-    try:
-        current = str(client.get_model_version_by_alias(model_name, alias).version)
-    except MlflowException:
-        current = None
+    current = alias_version(client, model_name, alias)
+    if current == version:
+        return True
     if current is not None and int(current) > int(version):
         log.warning("%s@%s is v%s, newer than v%s: left as it is", model_name, alias, current, version)
         return False
+    if alias == CHAMPION and evaluated_at:
+        moved_at = (client.get_registered_model(model_name).tags or {}).get(CHAMPION_MOVED_AT)
+        if moved_at and dt.datetime.fromisoformat(moved_at) > dt.datetime.fromisoformat(evaluated_at):
+            log.warning(
+                "%s@champion was moved to v%s at %s, after v%s was evaluated (%s): left as it is",
+                model_name,
+                current,
+                moved_at,
+                version,
+                evaluated_at,
+            )
+            return False
     client.set_registered_model_alias(model_name, alias, version)
+    if alias == CHAMPION:
+        _record_champion_move(client, model_name)
     return True
 
 
-def champion_version(tracking_uri: str, model_name: str) -> str | None:
-    import mlflow
-    from mlflow.exceptions import MlflowException
+def _record_champion_move(client: Any, model_name: str) -> None:
+    import datetime as dt
 
-    try:
-        return str(mlflow.MlflowClient(tracking_uri).get_model_version_by_alias(model_name, CHAMPION).version)
-    except MlflowException:
-        return None
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    client.set_registered_model_tag(model_name, CHAMPION_MOVED_AT, now)
+
+
+def champion_version(tracking_uri: str, model_name: str) -> str | None:
+    """The champion's version, or None before the first one; any other registry error raises."""
+    import mlflow
+
+    return alias_version(mlflow.MlflowClient(tracking_uri), model_name, CHAMPION)
 
 
 class RollbackRefused(ValueError):
@@ -135,6 +181,8 @@ def rollback(tracking_uri: str, model_name: str, version: str, reason: str, who:
     try:
         known = sorted(int(v.version) for v in client.search_model_versions(f"name='{model_name}'"))
     except MlflowException as exc:
+        if not is_missing(exc):
+            raise
         raise RollbackRefused(f"model '{model_name}' is not registered: {exc}") from exc
     if not known:
         raise RollbackRefused(f"model '{model_name}' has no versions")
@@ -151,6 +199,7 @@ def rollback(tracking_uri: str, model_name: str, version: str, reason: str, who:
         target = version
     when = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     client.set_registered_model_alias(model_name, CHAMPION, target)
+    _record_champion_move(client, model_name)
     record = {
         "rollback.by": who,
         "rollback.reason": reason,
@@ -168,12 +217,12 @@ def rollback(tracking_uri: str, model_name: str, version: str, reason: str, who:
 def champion_commit(tracking_uri: str, model_name: str) -> tuple[str, str] | None:
     """(version, lakeFS commit it was trained on) of the champion, or None before the first one."""
     import mlflow
-    from mlflow.exceptions import MlflowException
 
-    try:
-        v = mlflow.MlflowClient(tracking_uri).get_model_version_by_alias(model_name, CHAMPION)
-    except MlflowException:
+    client = mlflow.MlflowClient(tracking_uri)
+    version = alias_version(client, model_name, CHAMPION)
+    if version is None:
         return None
+    v = client.get_model_version(model_name, version)
     commit = (v.tags or {}).get("lakefs.commit")
     return (str(v.version), commit) if commit else None
 
