@@ -19,7 +19,7 @@ def _trigger(stack, dag_id: str, conf: dict) -> dict:
 def _clear_task(stack, run_id: str, task_id: str) -> dict:
     """The UI's Clear on one task (no downstream), then the run to its end; returns the task's new result."""
     api = stack.airflow_api()
-    body = {"dry_run": False, "task_ids": [task_id], "dag_run_id": run_id, "include_downstream": False}
+    body = {"dry_run": False, "task_ids": [task_id], "dag_run_id": run_id, "only_failed": False}
     api.request("POST", f"dags/{CAST.dag_id}/clearTaskInstances", json=body)
     api.wait_for_run(CAST.dag_id, run_id, timeout=600)
     return dict(api.xcom(CAST.dag_id, run_id, task_id))

@@ -13,7 +13,7 @@ from devstack import generate
 from include.retrain import steps
 from include.retrain.handoffs import RunLineage
 from include.retrain.jobs import submission
-from include.retrain.lake import lakefs_io
+from include.retrain.lake import guard, lakefs_io
 from tests.integration.conftest import dataset_copy, publish_partition, write_datasets_file
 
 FAULT = dataset_copy("pump_fleet", "fault_sensor")
@@ -25,7 +25,7 @@ def test_lakefs_killed_mid_ingest_then_the_retry_completes_without_duplicates(st
     files = generate.sensor_partition(FAULT, date, assets=40, rows_per_segment=1024)
     generate.write(files, FAULT.landing.prefix, s3=stack.s3_client(), bucket=FAULT.landing.bucket)
     clt = lakefs_io.client(endpoint)
-    repo = lakefs_io.ensure_repository(clt, FAULT.repository)
+    repo = guard.ensure_dataset_repository(clt, FAULT.repository)  # as the first ingest makes it
     main_before = str(repo.branch("main").head.get_commit().id)
     branch = lakefs_io.run_branch_name(FAULT.dag_id, run_id)
     first: dict[str, BaseException] = {}

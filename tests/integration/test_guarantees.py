@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import uuid
 
 import numpy as np
@@ -59,8 +60,11 @@ def test_lakefs_refuses_direct_writes_and_unvalidated_merges_into_main(stack, en
     import lakefs
     from lakefs.exceptions import LakeFSException
 
+    from include.retrain.lake import guard
+
     _land(stack, "2025-04-01")
     _, published = _publish(stack, endpoint, "2025-04-01", "guard__first")  # the pipeline's own merge passes
+    time.sleep(guard.SETTINGS_CACHE_SECONDS)  # lakeFS caches a new protection rule for a few seconds
     clt = lakefs_io.client(endpoint)
     repo = lakefs.Repository(GUARD.repository, client=clt)
     head = str(repo.branch("main").head.get_commit().id)

@@ -14,7 +14,6 @@ lakeFS reads a merge's actions from the merged (source) commit, and every run br
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from . import lakefs_io
@@ -55,7 +54,7 @@ hooks:
 """
 _READY: set[str] = set()  # repositories this process has already checked
 # lakeFS caches a repository's settings for 3 s plus jitter (graveler/settings/manager.go): a new
-# protection rule holds for every request only after that.
+# protection rule holds for every request only after that (the pre-merge hook holds at once).
 SETTINGS_CACHE_SECONDS = 7.0
 
 
@@ -91,5 +90,4 @@ def _install(clt: Any, repo: Any) -> None:
     if not protected:
         rules = [*rules, lakefs_sdk.BranchProtectionRule(pattern=lakefs_io.MAIN)]
         api.set_branch_protection_rules(repo.id, rules)
-        time.sleep(SETTINGS_CACHE_SECONDS)
-        log.info("%s: main is a protected branch", repo.id)
+        log.info("%s: main is a protected branch (in force within %gs)", repo.id, SETTINGS_CACHE_SECONDS)
