@@ -14,8 +14,11 @@ class AirflowAPIError(RuntimeError):
 
 
 class AirflowAPI:
-    def __init__(self, base_url: str, username: str, password: str, timeout: float = 30) -> None:
+    def __init__(
+        self, base_url: str, username: str, password: str, timeout: float = 30, on_sqlite: bool = False
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.on_sqlite = on_sqlite  # Airflow's metadata database: backfill creation needs care there
         self._auth = (username, password)
         self._timeout = timeout
         self._session = requests.Session()
@@ -69,6 +72,21 @@ class AirflowAPI:
     def unpause(self, dag_id: str) -> None:
         self.request("PATCH", f"dags/{dag_id}", json={"is_paused": False})
 
+    def pause(self, dag_id: str) -> None:
+        self.request("PATCH", f"dags/{dag_id}", json={"is_paused": True})
+
+    def wait_for_backfill(self, backfill_id: int, timeout: float = 600) -> dict[str, Any]:
+        """The backfill once the scheduler marks it completed (some seconds after its last run ends;
+        until then Airflow refuses a new backfill of the DAG with 409)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            backfill = self.request("GET", f"backfills/{backfill_id}").json()
+            if backfill.get("completed_at"):
+                return backfill
+            if time.monotonic() > deadline:
+                raise AirflowAPIError(f"backfill {backfill_id} not completed within {timeout:.0f}s: {backfill}")
+            time.sleep(1)
+
     def trigger(
         self, dag_id: str, logical_date: str | None, conf: dict[str, Any] | None = None, run_id: str | None = None
     ) -> dict[str, Any]:
@@ -107,6 +125,8 @@ class AirflowAPI:
         }
         if dry_run:
             return self.request("POST", "backfills/dry_run", json=body).json()
+        if not self.on_sqlite:  # PostgreSQL: as a user would, with the DAG as it is
+            return self.request("POST", "backfills", json=body).json()
         # Airflow 3.3 creates a backfill's runs one by one and, on SQLite, deletes them again when the
         # database is busy (503 "Database is locked"). A scheduler that already picked such a run up
         # dies on it (ObjectDeletedError). So the DAG is paused while the runs are created: a paused

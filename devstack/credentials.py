@@ -35,6 +35,7 @@ class Credentials:
     mlflow_admin_password: str = ""
     mlflow_pipeline_password: str = ""
     mlflow_flask_secret_key: str = ""
+    postgres_password: str = ""
 
     def secret_values(self) -> list[str]:
         """Every generated secret, for leak scans of logs and metadata."""
@@ -63,6 +64,7 @@ def generate() -> Credentials:
         mlflow_admin_password=_token(mixed, 24),
         mlflow_pipeline_password=_token(mixed, 24),
         mlflow_flask_secret_key=_token(mixed, 48),
+        postgres_password=_token(mixed, 32),
     )
 
 

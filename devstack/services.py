@@ -16,7 +16,7 @@ import requests
 
 from include.retrain.lake.lakefs_io import LakeFSEndpoint
 
-from . import airflow_settings, processes
+from . import airflow_settings, postgres, processes, ray_cluster
 from .airflow_api import AirflowAPI
 from .credentials import FILE_NAME as CREDENTIALS_FILE
 from .credentials import MLFLOW_ADMIN, MLFLOW_PIPELINE, Credentials, load_or_create, write_private
@@ -129,10 +129,13 @@ class Stack:
             "GX_ANALYTICS_ENABLED": "false",
             "RAY_AUTH_MODE": RAY_CLIENT_AUTH_MODE,
         }
-        # Postgres (or any other metadata DB) when the user configured one; SQLite otherwise.
-        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = os.environ.get(
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home / 'airflow.db'}"
-        )
+        if self.on_postgres:  # the stack's own database, whatever this process was configured with
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self.postgres.url("airflow")
+            env.update(self.database_env())
+        else:  # SQLite, or any database the user configured
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = os.environ.get(
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home / 'airflow.db'}"
+            )
         return env
 
     def settings_values(self) -> dict[str, str]:
@@ -164,14 +167,27 @@ class Stack:
         return dict(airflow_settings.connection_env(c) for c in self.settings()["connections"])
 
     # -- service table -----------------------------------------------------------------------
+    @property
+    def postgres(self) -> postgres.Cluster:
+        """The local PostgreSQL cluster (used unless ``metadata_db`` is sqlite)."""
+        root = postgres.cluster_root(self.state)
+        return postgres.Cluster(root, self.config.ports["postgres"], self.creds.postgres_password)
+
+    @property
+    def on_postgres(self) -> bool:
+        return self.config.metadata_db == "postgres"
+
+    def database_env(self) -> dict[str, str]:
+        """What a client of the local PostgreSQL needs: the password file (URLs carry no password)."""
+        return {"PGPASSFILE": str(self.postgres.pgpass)} if self.on_postgres else {}
+
     def services(self) -> list[Service]:
         c, cr, b, st = self.config, self.creds, self.bin, self.state
         lakefs_env = {
             "LAKEFS_LISTEN_ADDRESS": f"{HOST}:{c.ports['lakefs']}",
-            "LAKEFS_DATABASE_TYPE": "local",
-            "LAKEFS_DATABASE_LOCAL_PATH": str(st / "lakefs" / "metadata"),
             "LAKEFS_BLOCKSTORE_TYPE": "local",
             "LAKEFS_BLOCKSTORE_LOCAL_PATH": str(st / "lakefs" / "data"),
+            "LAKEFS_COMMITTED_LOCAL_CACHE_DIR": str(st / "lakefs" / "cache"),  # not the shared ~/lakefs
             "LAKEFS_AUTH_ENCRYPT_SECRET_KEY": cr.lakefs_encrypt_secret,
             "LAKEFS_INSTALLATION_USER_NAME": "admin",
             "LAKEFS_INSTALLATION_ACCESS_KEY_ID": cr.lakefs_access_key_id,
@@ -180,33 +196,20 @@ class Stack:
             "LAKEFS_SECURITY_CHECK_LATEST_VERSION": "false",
             "LAKEFS_EMAIL_SUBSCRIPTION_ENABLED": "false",
             "LAKEFS_LOGGING_LEVEL": "INFO",
+            **self.database_env(),
         }
-        ray_ports = {
-            "--port": "ray_gcs",
-            "--dashboard-port": "ray_dashboard",
-            "--ray-client-server-port": "ray_client",
-            "--node-manager-port": "ray_node_manager",
-            "--object-manager-port": "ray_object_manager",
-            "--dashboard-agent-listen-port": "ray_dashboard_agent",
-            "--dashboard-agent-grpc-port": "ray_dashboard_agent_grpc",
-            "--runtime-env-agent-port": "ray_runtime_env_agent",
-            "--metrics-export-port": "ray_metrics",
-        }
-        ray_argv = [
-            str(b / "ray"),
-            "start",
-            "--head",
-            "--block",
-            f"--node-ip-address={HOST}",
-            f"--dashboard-host={HOST}",
-            "--include-dashboard=true",
-            "--disable-usage-stats",
-            f"--temp-dir={c.ray_temp_dir}",
-        ]
-        ray_argv += [f"{flag}={c.ports[name]}" for flag, name in ray_ports.items()]
+        if self.on_postgres:  # the key-value store on PostgreSQL, as in compose and production
+            lakefs_env["LAKEFS_DATABASE_TYPE"] = "postgres"
+            lakefs_env["LAKEFS_DATABASE_POSTGRES_CONNECTION_STRING"] = (
+                self.postgres.url("lakefs", driver="postgres") + "?sslmode=disable"
+            )
+        else:
+            lakefs_env["LAKEFS_DATABASE_TYPE"] = "local"
+            lakefs_env["LAKEFS_DATABASE_LOCAL_PATH"] = str(st / "lakefs" / "metadata")
+        mlflow_store = self.postgres.url("mlflow") if self.on_postgres else f"sqlite:///{st / 'mlflow' / 'mlflow.db'}"
         airflow_env = self.airflow_env()
         api = c.url("airflow")
-        return [
+        table = [
             Service(
                 "s3",
                 "S3 landing (moto)",
@@ -237,7 +240,7 @@ class Stack:
                     "--workers",
                     "1",
                     "--backend-store-uri",
-                    f"sqlite:///{st / 'mlflow' / 'mlflow.db'}",
+                    mlflow_store,
                     "--artifacts-destination",
                     str(st / "mlflow" / "artifacts"),
                     "--app-name",
@@ -249,19 +252,11 @@ class Stack:
                     "MLFLOW_AUTH_CONFIG_PATH": str(self.mlflow_auth_config),
                     # signs the basic-auth app's CSRF tokens
                     "MLFLOW_FLASK_SERVER_SECRET_KEY": self.creds.mlflow_flask_secret_key,
+                    **self.database_env(),
                 },
                 url=c.url("mlflow"),
             ),
-            Service(
-                "ray",
-                "Ray head",
-                ray_argv,
-                list(ray_ports.values()),
-                _http_ok(c.url("ray_dashboard") + "/api/version", headers=self.ray_auth_header()),
-                env=self.ray_cluster_env(),
-                url=c.url("ray_dashboard"),
-                stop_grace=5.0,
-            ),  # some Ray daemons ignore SIGTERM under `ray start --block`
+            *ray_cluster.services(self),
             Service(
                 "airflow-api-server",
                 "Airflow api-server",
@@ -290,6 +285,10 @@ class Stack:
                 )
             ),
         ]
+        if self.on_postgres:
+            pg = self.postgres
+            table.insert(0, Service("postgres", "PostgreSQL", pg.argv(), ["postgres"], pg.healthy, stop_grace=30.0))
+        return table
 
     def ray_cluster_env(self) -> dict[str, str]:
         """What the Ray cluster itself knows: where lakeFS and MLflow are, and its lakeFS key.
@@ -357,7 +356,7 @@ class Stack:
         ini = (
             "[mlflow]\n"
             "default_permission = READ\n"
-            f"database_uri = sqlite:///{self.state / 'mlflow' / 'basic_auth.db'}\n"
+            f"database_uri = {self._mlflow_users_db()}\n"
             f"admin_username = {MLFLOW_ADMIN}\n"
             f"admin_password = {self.creds.mlflow_admin_password}\n"
             "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
@@ -367,6 +366,11 @@ class Stack:
             "auth_cache_ttl_seconds = 60\n"
         )
         return [ray, write_private(self.mlflow_auth_config, ini)]
+
+    def _mlflow_users_db(self) -> str:
+        if self.on_postgres:
+            return self.postgres.url("mlflow_auth")
+        return f"sqlite:///{self.state / 'mlflow' / 'basic_auth.db'}"
 
     def _ensure_mlflow_pipeline_user(self) -> None:
         """The tasks' MLflow user (created by the admin; its password reset to the generated one)."""
@@ -506,6 +510,8 @@ class Stack:
         )
 
     def _prepare(self, svc: Service) -> None:
+        if svc.name == "postgres":
+            self.postgres.prepare()
         if svc.name == "lakefs" and not self.config.lakefs_bin.exists():
             raise StackError(f"lakeFS binary missing at {self.config.lakefs_bin}: run `make setup` first")
         if svc.name in ("mlflow", "ray"):
@@ -533,12 +539,34 @@ class Stack:
             raise StackError(f"`airflow db migrate` failed (exit {rc}). Last lines of {log}:\n{processes.tail(log)}")
 
     def _after_start(self, svc: Service) -> None:
+        if svc.name == "postgres":
+            created = self.postgres.create_databases()
+            if created:
+                self.out(f"  created databases {', '.join(created)}")
         if svc.name == "s3":
             self._create_landing_bucket()
+        if svc.name == "lakefs":
+            self._setup_lakefs()
         if svc.name == "mlflow":
             self._ensure_mlflow_pipeline_user()
         if svc.name == "airflow-triggerer":
             self.apply_airflow_settings()
+
+    def _setup_lakefs(self) -> None:
+        """Create lakeFS's admin with the generated key pair, once. lakeFS does that by itself only
+        on its local key-value store; on PostgreSQL it waits for the setup call (as in production).
+        The keys travel in the request body, never in a command line."""
+        url = self.config.url("lakefs") + "/api/v1/setup_lakefs"
+        if requests.get(url, timeout=10).json().get("state") == "initialized":
+            return
+        key = {
+            "access_key_id": self.creds.lakefs_access_key_id,
+            "secret_access_key": self.creds.lakefs_secret_access_key,
+        }
+        resp = requests.post(url, json={"username": "admin", "key": key}, timeout=30)
+        if resp.status_code not in (200, 409):  # 409: set up meanwhile
+            raise StackError(f"lakeFS setup failed: HTTP {resp.status_code} {resp.text[:300]}")
+        self.out("  set up lakeFS's admin (generated keys)")
 
     def s3_client(self) -> Any:
         """A boto3 client of this stack's landing zone."""
@@ -561,7 +589,12 @@ class Stack:
 
     def airflow_api(self) -> AirflowAPI:
 
-        return AirflowAPI(self.config.url("airflow"), self.creds.airflow_username, self.creds.airflow_password)
+        return AirflowAPI(
+            self.config.url("airflow"),
+            self.creds.airflow_username,
+            self.creds.airflow_password,
+            on_sqlite=not self.on_postgres,
+        )
 
     def apply_airflow_settings(self) -> None:
         """Create or update the connections, pools and variables of airflow_settings.yaml."""

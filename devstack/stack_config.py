@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # (52365...) sit in Linux's ephemeral range, where any outgoing connection may hold them; these
 # stay below it.
 _PORT_TABLE = """
+postgres                  5432   PostgreSQL (Airflow, MLflow and lakeFS databases)
 lakefs                    8000   lakeFS API, UI and S3 gateway
 mlflow                    5000   MLflow tracking server
 s3                        9000   S3 landing zone (moto server)
@@ -29,6 +30,18 @@ ray_dashboard_agent       8266   Ray dashboard agent (HTTP)
 ray_dashboard_agent_grpc  8267   Ray dashboard agent (gRPC)
 ray_runtime_env_agent     8268   Ray runtime-env agent
 ray_metrics               8269   Ray metrics export
+ray_worker1_node_manager          6390   Ray worker node 1: node manager
+ray_worker1_object_manager        6391   Ray worker node 1: object manager
+ray_worker1_dashboard_agent       8270   Ray worker node 1: dashboard agent (HTTP)
+ray_worker1_dashboard_agent_grpc  8271   Ray worker node 1: dashboard agent (gRPC)
+ray_worker1_runtime_env_agent     8272   Ray worker node 1: runtime-env agent
+ray_worker1_metrics               8273   Ray worker node 1: metrics export
+ray_worker2_node_manager          6392   Ray worker node 2: node manager
+ray_worker2_object_manager        6393   Ray worker node 2: object manager
+ray_worker2_dashboard_agent       8274   Ray worker node 2: dashboard agent (HTTP)
+ray_worker2_dashboard_agent_grpc  8275   Ray worker node 2: dashboard agent (gRPC)
+ray_worker2_runtime_env_agent     8276   Ray worker node 2: runtime-env agent
+ray_worker2_metrics               8277   Ray worker node 2: metrics export
 """
 # name -> (environment variable, default, what uses it)
 PORTS: dict[str, tuple[str, int, str]] = {
@@ -49,6 +62,8 @@ class StackConfig:
         state_dir: all state, logs and generated credentials (git-ignored).
         ports: service name -> port, see ``PORTS``.
         landing_bucket: the S3 bucket of the landing zone, created at start.
+        metadata_db: ``postgres`` (a local PostgreSQL server for Airflow, MLflow and lakeFS) or
+            ``sqlite`` (no server: SQLite files and lakeFS's local key-value store).
         root: the project checkout (DAGs, plugins, include).
     """
 
@@ -57,6 +72,7 @@ class StackConfig:
     landing_bucket: str = "landing"
     root: Path = ROOT
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    metadata_db: str = "postgres"  # or "sqlite": Airflow and MLflow on SQLite, lakeFS on its local KV
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StackConfig:
@@ -75,10 +91,14 @@ class StackConfig:
         if clash:
             raise StackConfigError(clash)
         state = Path(env.get("RETRAIN_STATE_DIR", str(ROOT / ".local"))).resolve()
+        metadata_db = env.get("RETRAIN_METADATA_DB", "postgres").lower()
+        if metadata_db not in ("postgres", "sqlite"):
+            raise StackConfigError(f"RETRAIN_METADATA_DB={metadata_db!r}: use postgres (the default) or sqlite")
         return cls(
             state_dir=state,
             ports=ports,
             landing_bucket=env.get("LANDING_BUCKET", "landing"),
+            metadata_db=metadata_db,
         )
 
     def url(self, service: str) -> str:

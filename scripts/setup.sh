@@ -68,14 +68,28 @@ ln -sfn "$CACHE/tools/kubeconform-$(tool_key kubeconform)" .local/bin/kubeconfor
 ln -sfn "$CACHE/tools/compose-check-$(tool_key compose-check)" .local/bin/compose-check
 .local/bin/lakefs --version
 
-# --- Chromium for the browser tests (Debian's package) ------------------------------------
+# --- Debian packages: Chromium (browser tests), PostgreSQL (the stack's databases) ------------
+apt_install() {  # apt_install <package>...
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  if ! $sudo apt-get install -y --no-install-recommends "$@"; then
+    $sudo apt-get update -qq && $sudo apt-get install -y --no-install-recommends "$@"
+  fi
+}
 if [ ! -x "${RETRAIN_CHROMIUM:-/usr/bin/chromium}" ]; then
   step "Chromium: installing Debian's chromium package (browser tests)"
-  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-  if ! $sudo apt-get install -y --no-install-recommends chromium; then
-    $sudo apt-get update -qq && $sudo apt-get install -y --no-install-recommends chromium
-  fi
+  apt_install chromium
 else
   echo "Chromium: ${RETRAIN_CHROMIUM:-/usr/bin/chromium}"
+fi
+if [ "${RETRAIN_METADATA_DB:-postgres}" = postgres ] && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+  step "PostgreSQL: installing Debian's postgresql package (the stack's metadata databases)"
+  apt_install postgresql
+  # The package starts a system cluster on :5432; the stack runs its own (port POSTGRES_PORT)
+  # under .local/, so stop the system one rather than fight it for the port.
+  if command -v pg_ctlcluster >/dev/null; then
+    for c in $(pg_lsclusters -h 2>/dev/null | awk '{print $1"/"$2}'); do pg_ctlcluster ${c/\// } stop || true; done
+  fi
+else
+  echo "PostgreSQL: $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1 || echo 'not used (RETRAIN_METADATA_DB=sqlite)')"
 fi
 echo "setup done"

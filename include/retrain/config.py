@@ -15,6 +15,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "datasets.yaml"
+# The Ray resource every trial requests: only worker nodes declare it, so no trial lands on the
+# head (the local stack, compose and the RayCluster all declare it on their workers).
+WORKER_RESOURCE = "retrain-worker"
 PROJECT_ROOT = DEFAULT_PATH.parents[1]  # image.reference paths are relative to it
 ENV_VAR = "RETRAIN_DATASETS_FILE"
 
@@ -135,6 +138,8 @@ class Tune(_Strict):
     max_epochs: int = Field(default=6, ge=1, le=1000)
     cpus_per_trial: float = Field(default=1.0, gt=0)
     gpus_per_trial: float = Field(default=0.0, ge=0)
+    # float16 autocast on GPU trials (ignored on the CPU)
+    mixed_precision: bool = False
     max_failures: int = Field(default=2, ge=0)
     search_space: dict[str, Any] = Field(default_factory=dict)
 

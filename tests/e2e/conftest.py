@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import lakefs
@@ -87,3 +88,18 @@ CAST_DATES = ["2026-11-01", "2026-11-02", "2026-11-03"]
 def cast_nights(stack) -> list[dict]:
     """Three nights of the image dataset (shared by the image and the operations tests)."""
     return nights(stack, CAST, CAST_DATES, per_class=30)
+
+
+def wait_for_backfill_runs(stack, dag_id: str, dates: list[str], timeout: float) -> tuple[list[dict], int]:
+    """Wait until the backfill runs of ``dates`` are all finished, checking that the scheduler never
+    dies meanwhile; returns the runs and the most of them seen running at once."""
+    api, scheduler = stack.airflow_api(), stack.pid("airflow-scheduler")
+    most_running, deadline = 0, time.monotonic() + timeout
+    while True:
+        runs = [r for r in api.runs(dag_id, run_type="backfill") if r["logical_date"][:10] in dates]
+        most_running = max(most_running, sum(r["state"] == "running" for r in runs))
+        if len(runs) == len(dates) and all(r["state"] in ("success", "failed") for r in runs):
+            return runs, most_running
+        assert time.monotonic() < deadline, f"backfill still going: {[(r['run_id'], r['state']) for r in runs]}"
+        assert stack.pid("airflow-scheduler") == scheduler, "the scheduler died during the backfill"
+        time.sleep(1)

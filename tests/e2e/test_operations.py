@@ -9,7 +9,7 @@ import psutil
 from devstack import nightly
 from devstack.nightly import run_dag
 from include.retrain.lake import lakefs_io
-from tests.e2e.conftest import CAST, champion_of, main_head, repository, run_date
+from tests.e2e.conftest import CAST, champion_of, main_head, repository, run_date, wait_for_backfill_runs
 
 
 def _trigger(stack, dag_id: str, conf: dict) -> dict:
@@ -103,14 +103,7 @@ def test_backfill_of_seven_dates_with_three_active_runs_loses_nothing_and_the_ch
     assert len(planned["backfills"]) == 7
     backfill = api.backfill(CAST.dag_id, *window, max_active_runs=3)  # default params: no ingest_only
     assert backfill["max_active_runs"] == 3
-    most_running, deadline = 0, time.monotonic() + 900
-    while True:
-        runs = [r for r in api.runs(CAST.dag_id, run_type="backfill") if r["logical_date"][:10] in dates]
-        most_running = max(most_running, sum(r["state"] == "running" for r in runs))
-        if len(runs) == 7 and all(r["state"] in ("success", "failed") for r in runs):
-            break
-        assert time.monotonic() < deadline, f"backfill still going: {[(r['run_id'], r['state']) for r in runs]}"
-        time.sleep(1)
+    runs, most_running = wait_for_backfill_runs(stack, CAST.dag_id, dates, timeout=900)
     assert [r["state"] for r in runs] == ["success"] * 7, runs  # 0 conflicts: no merge failed
     assert 2 <= most_running <= 3  # runs overlapped, and never more than the backfill allows
     # seven merge commits on main, one per run, each naming its run; the data of every date is there

@@ -15,7 +15,7 @@ from devstack import nightly
 from devstack.nightly import run_dag
 from include.retrain import config
 from include.retrain.lake import lakefs_io
-from tests.e2e.conftest import main_head, repository
+from tests.e2e.conftest import main_head, repository, wait_for_backfill_runs
 
 DS = config.get("pump_guard")
 INGEST_ONLY = {"ingest_only": True}
@@ -92,3 +92,24 @@ def test_a_failed_run_can_be_cleared_at_once(stack, repo):
     assert run["state"] == "failed"
     _clear(stack, run["dag_run_id"])  # seconds after the failure, far inside the 180 min deadline
     assert _wait(stack, run["dag_run_id"])["state"] == "failed"  # still nothing landed: the same clear error
+
+
+def test_three_rest_backfills_in_a_row_with_the_dag_unpaused_keep_the_scheduler_alive(stack):
+    """Backfills as a user makes them on the default stack (PostgreSQL): the DAG unpaused, three
+    backfills of three dates with 3 active runs, one after the other; the scheduler never dies."""
+    api = stack.airflow_api()
+    api.unpause(DS.dag_id)
+    scheduler = stack.pid("airflow-scheduler")
+    for first in ("2026-09-01", "2026-09-11", "2026-09-21"):
+        y, m, d = first.split("-")
+        dates = [f"{y}-{m}-{int(d) + k:02d}" for k in range(3)]
+        for date in dates:
+            nightly.seed(stack, DS, date, assets=2, rows_per_segment=256)
+        window = (nightly.logical_date(DS, dates[0]), nightly.logical_date(DS, dates[-1]))
+        backfill = api.backfill(DS.dag_id, *window, max_active_runs=3, conf=INGEST_ONLY)
+        assert backfill["max_active_runs"] == 3
+        runs, _ = wait_for_backfill_runs(stack, DS.dag_id, dates, timeout=300)
+        assert [r["state"] for r in runs] == ["success"] * 3, runs
+        api.wait_for_backfill(backfill["id"], timeout=120)  # the next backfill is refused (409) until then
+    assert stack.pid("airflow-scheduler") == scheduler
+    assert api.request("GET", "monitor/health").json()["scheduler"]["status"] == "healthy"

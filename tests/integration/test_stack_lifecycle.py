@@ -15,6 +15,9 @@ def test_every_service_is_healthy(stack):
     rows = stack.status()
     assert [r["service"] for r in rows if r["state"] != "healthy"] == []
     assert {r["service"] for r in rows} >= {
+        "postgres",
+        "ray-worker-1",
+        "ray-worker-2",
         "s3",
         "lakefs",
         "mlflow",
@@ -47,7 +50,16 @@ def test_every_listening_socket_of_the_stack_is_on_loopback(stack):
     ]
     assert exposed == []
     ports = {c.laddr.port for c in listening}
-    for name in ("lakefs", "mlflow", "s3", "airflow", "ray_dashboard", "ray_gcs"):
+    for name in (
+        "postgres",
+        "lakefs",
+        "mlflow",
+        "s3",
+        "airflow",
+        "ray_dashboard",
+        "ray_gcs",
+        "ray_worker1_node_manager",
+    ):
         assert stack.config.ports[name] in ports, name
 
 
@@ -78,7 +90,7 @@ def test_failed_health_check_prints_log_and_stops_what_started(monkeypatch):
     st = Stack(cfg, out=said.append)
     with pytest.raises(StackError, match=r"lakeFS exited with code 1 during start\. Last lines of .*lakefs\.log"):
         st.up()
-    assert "Stopping the services started by this call: s3, lakefs" in said
+    assert "Stopping the services started by this call: postgres, s3, lakefs" in said
     assert processes.marked_processes(cfg.stack_id) == []
     st.down()
     assert said[-1] == "Nothing running."

@@ -244,3 +244,16 @@ def test_ray_and_mlflow_require_authentication_in_compose_and_kubernetes():
     head_labels = cluster["headGroupSpec"]["template"]["metadata"]["labels"]
     assert policy["spec"]["podSelector"]["matchLabels"].items() <= head_labels.items()
     assert {p["port"] for p in policy["spec"]["ingress"][0]["ports"]} == {8265, 6379, 10001}
+
+
+def test_compose_and_the_raycluster_declare_the_trials_resource_on_workers_only():
+    """The same resource name as the local stack: trials land on workers, never on a head."""
+    from include.retrain.config import WORKER_RESOURCE
+
+    compose = yaml.safe_load((DOCKER / "compose.yaml").read_text())["services"]
+    assert WORKER_RESOURCE in " ".join(compose["ray-gpu-worker"]["command"])
+    assert WORKER_RESOURCE not in " ".join(compose["ray-head"]["command"])
+    spec = yaml.safe_load((DOCKER / "k8s" / "raycluster.yaml").read_text())["spec"]
+    (gpu,) = spec["workerGroupSpecs"]
+    assert json.loads(yaml.safe_load(gpu["rayStartParams"]["resources"])) == {WORKER_RESOURCE: 1000}
+    assert "resources" not in spec["headGroupSpec"]["rayStartParams"]

@@ -96,3 +96,25 @@ def test_label_noise_moves_a_seeded_fraction_to_the_next_class():
     assert set(np.unique(noisy)) == {0, 1} and 250 < int(noisy.sum()) < 350
     assert (noisy_labels(y, 0.3, 4, seed=7) == noisy).all() and (y == 0).all()  # seeded, input untouched
     assert (noisy_labels(y, 0.0, 4, seed=7) == y).all()
+
+
+def test_a_trial_trains_on_its_gpu_when_cuda_is_there_and_says_so_when_it_falls_back(caplog):
+    from include.retrain.ml import training
+
+    assert training.pick_device([0], cuda_available=True) == "cuda"
+    assert training.pick_device([], cuda_available=True) == "cpu"  # no GPU asked for
+    assert training.pick_device([0], cuda_available=False) == "cpu"  # a logical GPU without CUDA
+    assert "training on the CPU" in caplog.text
+
+
+def test_mixed_precision_is_ignored_on_the_cpu_and_the_loop_still_learns():
+    from include.retrain.ml import training
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (64, 2, 8)).astype(np.float32)
+    y = (x[:, 0].mean(axis=1) > 0).astype(np.int64)
+    hp = {"lr": 1e-2, "width": 8, "depth": 1, "dropout": 0.0, "batch_size": 16, "seed": 0}
+    mean, std = np.zeros(2, np.float32), np.ones(2, np.float32)
+    model, opt = training.new_model(hp, x, 2, mean, std)
+    reports = list(training.epochs(model, opt, (x, y), (x, y), ["a", "b"], hp, {}, 0, 5, "cpu", True))
+    assert reports[-1]["train_loss"] < reports[0]["train_loss"]

@@ -119,3 +119,24 @@ def test_every_secret_file_is_private_from_its_first_byte(tmp_path, monkeypatch)
         os.umask(old)
     for path in written:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_postgres_is_the_default_and_sqlite_the_one_variable_opt_out(tmp_path):
+    from devstack.services import Stack
+
+    default = Stack(StackConfig.from_env({"RETRAIN_STATE_DIR": str(tmp_path / "a")}), out=lambda _: None)
+    names = [s.name for s in default.services()]
+    assert names[0] == "postgres" and {"ray", "ray-worker-1", "ray-worker-2"} <= set(names)
+    env = default.airflow_env()
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://retrain@127.0.0.1:5432/airflow")
+    assert "PGPASSFILE" in env and default.creds.postgres_password not in str(default.services())
+    lakefs = next(s for s in default.services() if s.name == "lakefs")
+    assert lakefs.env["LAKEFS_DATABASE_TYPE"] == "postgres"
+    sqlite = Stack(
+        StackConfig.from_env({"RETRAIN_STATE_DIR": str(tmp_path / "b"), "RETRAIN_METADATA_DB": "sqlite"}),
+        out=lambda _: None,
+    )
+    assert "postgres" not in [s.name for s in sqlite.services()]
+    assert sqlite.airflow_env()["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("sqlite:///")
+    with pytest.raises(StackConfigError, match="RETRAIN_METADATA_DB='mysql'"):
+        StackConfig.from_env({"RETRAIN_METADATA_DB": "mysql"})

@@ -28,10 +28,13 @@ SELECT_METRIC = {"holdout_accuracy": "val_accuracy", "holdout_macro_f1": "val_ma
 def train_trial(hp: dict[str, Any], arrays: dict[str, Any]) -> None:
     """One Tune trial: train, report validation metrics each epoch, checkpoint, log to MLflow."""
     import mlflow
+    import ray
     import torch
     from ray import tune
 
     torch.set_num_threads(max(1, int(arrays["cpus_per_trial"])))
+    gpu_ids = ray.get_gpu_ids()
+    device = training.pick_device(gpu_ids)
     labels = arrays["labels"]
     model, opt = training.new_model(hp, arrays["train_x"], len(labels), arrays["mean"], arrays["std"])
     client = mlflow.MlflowClient()
@@ -56,6 +59,14 @@ def train_trial(hp: dict[str, Any], arrays: dict[str, Any]) -> None:
         child = run.info.run_id
         for k, v in hp.items():
             client.log_param(child, k, v)
+    # where the trial ran, as Ray placed it (a restored trial records its new place)
+    placement = {
+        "ray.node_id": ray.get_runtime_context().get_node_id(),
+        "ray.gpu_ids": ",".join(str(g) for g in gpu_ids) or "none",
+        "device": device,
+    }
+    for k, v in placement.items():
+        client.set_tag(child, k, v)
     for report in training.epochs(
         model,
         opt,
@@ -66,6 +77,8 @@ def train_trial(hp: dict[str, Any], arrays: dict[str, Any]) -> None:
         arrays["augment"],
         start,
         int(arrays["max_epochs"]),
+        device=device,
+        mixed_precision=bool(arrays["mixed_precision"]),
     ):
         epoch = int(report["epoch"]) - 1
         client.log_batch(
@@ -83,6 +96,25 @@ def train_trial(hp: dict[str, Any], arrays: dict[str, Any]) -> None:
             )
             tune.report(report, checkpoint=tune.Checkpoint.from_directory(d))
     client.set_terminated(child)
+
+
+def trial_resources(cpus: float, gpus: float) -> Any:
+    """A trial's request: its CPUs and GPUs (fractional GPUs pack trials onto one), and one unit of
+    ``WORKER_RESOURCE``, which only worker nodes offer: no trial runs on the head."""
+    import ray
+    from ray import tune
+
+    if not ray.is_initialized():
+        ray.init()  # the job's driver joins the cluster it was submitted to
+    offered = ray.cluster_resources().get(config_mod.WORKER_RESOURCE, 0)
+    if not offered:
+        raise SystemExit(
+            f"no node of this Ray cluster offers the resource '{config_mod.WORKER_RESOURCE}' that every trial "
+            "asks for: start the worker nodes with "
+            f"--resources='{{\"{config_mod.WORKER_RESOURCE}\": 1000}}' (the local stack, docker/compose.yaml and "
+            "docker/k8s/raycluster.yaml do)"
+        )
+    return tune.PlacementGroupFactory([{"CPU": cpus, "GPU": gpus, config_mod.WORKER_RESOURCE: 1}])
 
 
 def tune_space(space: dict[str, Any]) -> dict[str, Any]:
@@ -179,13 +211,14 @@ def tune_and_log(
             "augment": ds.augment,
             "max_epochs": max_epochs,
             "cpus_per_trial": ds.tune.cpus_per_trial,
+            "mixed_precision": ds.tune.mixed_precision,
             "experiment_id": parent.info.experiment_id,
             "parent_run_id": parent.info.run_id,
         }
         space = tune_space(ds.tune.space)
         space["seed"] = seed
         trainable = tune.with_resources(
-            tune.with_parameters(train_trial, arrays=arrays), {"cpu": ds.tune.cpus_per_trial, "gpu": gpus_per_trial}
+            tune.with_parameters(train_trial, arrays=arrays), trial_resources(ds.tune.cpus_per_trial, gpus_per_trial)
         )
         storage = os.environ.get("RETRAIN_TUNE_STORAGE", str(Path.home() / "ray_results"))
         tuner = tune.Tuner(

@@ -107,13 +107,13 @@ def augment(x: torch.Tensor, policy: dict[str, float], gen: torch.Generator) -> 
 
 
 @torch.no_grad()
-def predict(model: Any, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """Class indices for inputs ``x`` (works for nn.Module and exported programs)."""
+def predict(model: Any, x: np.ndarray, batch_size: int = 512, device: str = "cpu") -> np.ndarray:
+    """Class indices for inputs ``x`` (works for nn.Module and exported programs), computed on ``device``."""
     # an exported (pt2) program is already in inference mode and refuses eval()
     with contextlib.suppress(AttributeError, NotImplementedError, RuntimeError):
         model.eval()
     out = []
     for i in range(0, len(x), batch_size):
-        logits = model(torch.as_tensor(x[i : i + batch_size]))
+        logits = model(torch.as_tensor(x[i : i + batch_size]).to(device))
         out.append(torch.argmax(logits, dim=1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0, np.int64)

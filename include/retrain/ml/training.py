@@ -6,10 +6,37 @@ label-noise knob and number of epochs give the same batches and updates.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import os
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def pick_device(gpu_ids: Sequence[Any], cuda_available: bool | None = None) -> str:
+    """``cuda`` when Ray gave the trial a GPU and CUDA is there, else ``cpu`` (said in the log).
+
+    Ray sets ``CUDA_VISIBLE_DEVICES`` to the trial's GPUs, so the first visible device is the
+    trial's own. A logical GPU without CUDA (the local stack's workers declare GPUs on a machine
+    that may have none) trains on the CPU: the same trial, only slower.
+    """
+    if cuda_available is None:
+        import torch
+
+        cuda_available = torch.cuda.is_available()
+    if gpu_ids and cuda_available:
+        return "cuda"
+    if gpu_ids:
+        log.warning("Ray gave this trial GPU %s but CUDA is not available here: training on the CPU", list(gpu_ids))
+        print(
+            f"no CUDA for GPU {list(gpu_ids)} (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')}): "
+            "training on the CPU",
+            flush=True,
+        )
+    return "cpu"
 
 
 def noisy_labels(y: np.ndarray, fraction: float, n_labels: int, seed: int) -> np.ndarray:
@@ -31,17 +58,27 @@ def epochs(
     augment: dict[str, Any],
     start: int,
     stop: int,
+    device: str = "cpu",
+    mixed_precision: bool = False,
 ) -> Iterator[dict[str, float]]:
     """Train epochs ``start``..``stop-1``; after each, yield its report (loss, validation metrics).
 
     Batches come from a generator seeded by ``hp["seed"]`` and advanced through the skipped
-    epochs, so a resumed trial sees the same batches as an uninterrupted one.
+    epochs, so a resumed trial sees the same batches as an uninterrupted one. On ``cuda`` the
+    model and each batch live on the GPU (batches copied from pinned memory), and
+    ``mixed_precision`` trains under float16 autocast with a gradient scaler.
     """
     import torch
 
     from . import metrics, models
 
+    on_gpu = device.startswith("cuda")
+    model.to(device)
     x, y = torch.as_tensor(train[0]), torch.as_tensor(train[1])
+    if on_gpu:
+        x, y = x.pin_memory(), y.pin_memory()
+    amp = mixed_precision and on_gpu
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
     gen = torch.Generator().manual_seed(int(hp["seed"]))
     for _ in range(start):
         torch.randperm(len(y), generator=gen)
@@ -54,12 +91,15 @@ def epochs(
         for i in range(0, len(order), batch):
             idx = order[i : i + batch]
             xb = models.augment(x[idx], augment, gen) if augment else x[idx]
+            xb, yb = xb.to(device, non_blocking=on_gpu), y[idx].to(device, non_blocking=on_gpu)
             opt.zero_grad()
-            loss = loss_fn(model(xb), y[idx])
-            loss.backward()
-            opt.step()
+            with torch.autocast(device_type="cuda" if on_gpu else "cpu", dtype=torch.float16, enabled=amp):
+                loss = loss_fn(model(xb), yb)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
             total += float(loss) * len(idx)
-        m = metrics.summary(val[1], models.predict(model, val[0]), labels)
+        m = metrics.summary(val[1], models.predict(model, val[0], device=device), labels)
         yield {
             "train_loss": total / len(y),
             "val_accuracy": m["accuracy"],
