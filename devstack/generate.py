@@ -27,7 +27,7 @@ import pandas as pd
 from include.retrain.config import DatasetConfig, SensorSpec
 
 SAMPLE_RATE_HZ = 1000
-BAD_SENSOR_KINDS = ("nan", "inf", "dead", "range", "schema", "label", "truncated", "unordered", "short")
+BAD_SENSOR_KINDS = ("nan", "inf", "dead", "range", "schema", "label", "truncated", "repeated", "short")
 BAD_IMAGE_KINDS = (
     "corrupt",
     "truncated",
@@ -146,8 +146,9 @@ def plant(kind: str, df: pd.DataFrame, spec: SensorSpec) -> bytes:
     elif kind == "truncated":
         body = to_parquet(df)
         return body[: len(body) // 2]
-    elif kind == "unordered":
-        df = df.sample(frac=1.0, random_state=7).reset_index(drop=True)
+    elif kind == "repeated":  # a clock of half the sample rate: every other instant twice, other values
+        ts = spec.timestamp_column
+        df[ts] = df[ts].where(df.index % 2 == 0, df[ts].shift(1))
     elif kind == "short":
         df = df.iloc[: max(spec.window // 2, 1)]
     else:

@@ -89,6 +89,7 @@ def services(stack: Stack) -> list[Service]:
     head = [
         *_common(stack, worker=False),
         "--head",
+        "--node-name=ray-head",
         "--dashboard-host=127.0.0.1",
         "--include-dashboard=true",
         f"--num-cpus={HEAD_CPUS}",
@@ -112,6 +113,7 @@ def services(stack: Stack) -> list[Service]:
         argv = [
             *_common(stack, worker=True),
             f"--address={NODE_IP}:{c.ports['ray_gcs']}",
+            f"--node-name={worker_name(i)}",  # every node shares the IP: the dashboard tells them apart by name
             f"--num-cpus={WORKER_CPUS}",
             f"--num-gpus={WORKER_GPUS}",
             f"--resources={json.dumps({WORKER_RESOURCE: WORKER_SLOTS})}",

@@ -18,6 +18,10 @@ DEFAULT_PATH = Path(__file__).resolve().parents[1] / "datasets.yaml"
 # The Ray resource every trial requests: only worker nodes declare it, so no trial lands on the
 # head (the local stack, compose and the RayCluster all declare it on their workers).
 WORKER_RESOURCE = "retrain-worker"
+# Objects that are an export's bookkeeping, not data (Spark/Hadoop markers and checksums, temporary
+# folders, hidden files): a landing object with a path segment below the partition that matches
+# one of these (fnmatch, case-sensitive) is never copied and is listed as ignored, not as bad.
+DEFAULT_LANDING_IGNORE = ("_SUCCESS", "_committed_*", "_started_*", "_temporary", "*.crc", ".*", "_delta_log", "*.tmp")
 PROJECT_ROOT = DEFAULT_PATH.parents[1]  # image.reference paths are relative to it
 ENV_VAR = "RETRAIN_DATASETS_FILE"
 
@@ -42,6 +46,7 @@ class Landing(_Strict):
     conn_id: str = "aws_landing"
     bucket: str
     prefix: str
+    ignore: list[str] = Field(default_factory=lambda: list(DEFAULT_LANDING_IGNORE))
 
     @field_validator("prefix")
     @classmethod

@@ -25,6 +25,7 @@ class Ingested(TypedDict):
     skipped: int  # already on main with the same ETag and size
     bytes_copied: int
     rejected: dict[str, str]  # landing key -> reason (unsafe key, oversize): never copied
+    ignored: list[str]  # landing keys of export markers and sidecars (landing.ignore): never copied
     refused_before: list[str]  # landing keys an earlier run refused (same size and ETag): kept in quarantine
     copied_paths: list[str]
     restarted: bool  # the run branch of a refused earlier try was made again from main
@@ -36,6 +37,7 @@ class FileVerdict(TypedDict):
     rows: int
     reasons: list[str]
     ok: bool
+    notes: list[str]  # what reading did to the file: rows sorted, exact duplicate rows dropped
 
 
 class Quarantine(TypedDict):

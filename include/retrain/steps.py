@@ -54,20 +54,28 @@ def ingest(ds: DatasetConfig, landing: Any, date: str, endpoint: LakeFSEndpoint,
         ds.repository,
         lakefs_io.run_branch_name(lineage.dag_id, lineage.run_id),
         max_bytes=int(ds.validation.max_file_mb * 2**20),
+        ignore=ds.landing.ignore,
     )
     if result.listed == 0:
         raise EmptyPartition(
             f"dataset '{ds.name}': no objects under {result.source_uri} -- nothing landed for "
             f"{date}. Check the landing prefix in include/datasets.yaml or the upstream export."
         )
+    if result.listed == len(result.ignored):
+        raise EmptyPartition(
+            f"dataset '{ds.name}': only export markers and sidecars under {result.source_uri} "
+            f"({', '.join(k.rsplit('/', 1)[-1] for k in result.ignored[:5])}; landing.ignore) -- no data "
+            f"landed for {date}. Did the export finish?"
+        )
     if result.rejected:
         log.warning("rejected objects: %s", json.dumps(result.rejected))
     log.info(
-        "ingest: %d copied (%.1f MB), %d unchanged on main, %d rejected in %.1fs",
+        "ingest: %d copied (%.1f MB), %d unchanged on main, %d rejected, %d ignored in %.1fs",
         result.copied,
         result.bytes_copied / 1e6,
         result.skipped,
         len(result.rejected),
+        len(result.ignored),
         result.seconds,
     )
     return result.as_dict()

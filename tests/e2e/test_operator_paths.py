@@ -94,6 +94,67 @@ def test_a_failed_run_can_be_cleared_at_once(stack, repo):
     assert _wait(stack, run["dag_run_id"])["state"] == "failed"  # still nothing landed: the same clear error
 
 
+def _export_shapes(date: str) -> dict[str, bytes]:
+    """Four assets of a night, each written the way a real exporter writes it, plus the markers and
+    checksums a Spark job leaves beside them."""
+    import io
+
+    import pandas as pd
+
+    from devstack import generate
+
+    frames = [pd.read_parquet(io.BytesIO(f.body)) for f in generate.partition(DS, date, assets=4, rows_per_segment=256)]
+    iso, ints, messy, secs = (f.copy() for f in frames)
+    # Python's isoformat(): fractional seconds only when they are not zero
+    iso["timestamp"] = [t.isoformat() for t in iso["timestamp"].dt.to_pydatetime()]
+    # an ADC export: int16 channels, epoch milliseconds
+    for ch in DS.sensor.channels:
+        ints[ch] = ints[ch].round().astype("int16")
+    epoch = pd.Timestamp(0, tz="UTC")
+    ints["timestamp"] = (ints["timestamp"] - epoch) // pd.Timedelta(milliseconds=1)
+    # parallel writers and a retry: rows shuffled, 50 of them twice; float32 channels
+    messy = pd.concat([messy, messy.iloc[100:150]]).sample(frac=1.0, random_state=0)
+    messy[DS.sensor.channels] = messy[DS.sensor.channels].astype("float32")
+    # epoch seconds as floats, in a CSV
+    secs["timestamp"] = (secs["timestamp"] - epoch) / pd.Timedelta(seconds=1)
+    return {
+        "iso-mixed.csv": iso.to_csv(index=False).encode(),
+        "int16-epoch-ms.parquet": ints.to_parquet(index=False),
+        "unsorted-duplicates.parquet": messy.to_parquet(index=False),
+        "epoch-seconds.csv": secs.to_csv(index=False).encode(),
+        "_SUCCESS": b"",
+        ".int16-epoch-ms.parquet.crc": b"crc",
+        "_committed_4711": b"{}",
+    }
+
+
+def test_real_export_shapes_validate_and_reach_main_and_markers_are_ignored(stack, clt, repo):
+    """Timestamps as isoformat() writes them, epoch numbers, int16 and float32 channels, unsorted
+    rows with duplicated rows: every file validates and is merged; Spark's markers are ignored."""
+    date = "2026-10-05"
+    s3 = stack.s3_client()
+    for name, body in _export_shapes(date).items():
+        s3.put_object(Bucket=DS.landing.bucket, Key=f"{DS.landing.prefix}/dt={date}/{name}", Body=body)
+    run = run_dag(stack, DS.dag_id, nightly.logical_date(DS, date), conf=INGEST_ONLY, timeout=300)
+    api = stack.airflow_api()
+    validation = api.xcom(DS.dag_id, run["dag_run_id"], "validate")
+    assert run["state"] == "success", validation
+    assert validation["files_bad"] == 0 and validation["files_total"] == 4, validation["files"]
+    data = {"iso-mixed.csv", "int16-epoch-ms.parquet", "unsorted-duplicates.parquet", "epoch-seconds.csv"}
+    assert _data_on_main(clt, date) == data
+    ingested = api.xcom(DS.dag_id, run["dag_run_id"], "ingest")
+    assert sorted(k.rsplit("/", 1)[-1] for k in ingested["ignored"]) == [
+        ".int16-epoch-ms.parquet.crc",
+        "_SUCCESS",
+        "_committed_4711",
+    ]
+    notes = {f["path"].rsplit("/", 1)[-1]: f["notes"] for f in validation["files"]}
+    assert notes["unsorted-duplicates.parquet"] == [
+        "rows sorted by asset and timestamp",
+        "50 exact duplicate rows dropped",
+    ]
+
+
 def test_three_rest_backfills_in_a_row_with_the_dag_unpaused_keep_the_scheduler_alive(stack):
     """Backfills as a user makes them on the default stack (PostgreSQL): the DAG unpaused, three
     backfills of three dates with 3 active runs, one after the other; the scheduler never dies."""

@@ -12,9 +12,8 @@ import pytest
 from devstack import generate
 from include.retrain import steps
 from include.retrain.handoffs import RunLineage
-from include.retrain.jobs import submission
 from include.retrain.lake import guard, lakefs_io
-from tests.integration.conftest import dataset_copy, publish_partition, write_datasets_file
+from tests.integration.conftest import dataset_copy
 
 FAULT = dataset_copy("pump_fleet", "fault_sensor")
 
@@ -105,47 +104,3 @@ def test_mlflow_down_at_publish_then_the_retry_leaves_one_version_and_no_danglin
     assert v.tags["gate.decision"] == "promote" and v.tags["lakefs.commit"] == "c0ffee"
     for alias in ("champion", "challenger"):  # every alias points at a version that exists
         assert client.get_model_version_by_alias(name, alias).version == half
-
-
-def test_ray_worker_killed_mid_trial_then_tune_restores_the_trial_within_max_failures(stack, endpoint, tmp_path):
-    from mlflow import MlflowClient
-    from ray.util.state import list_actors
-
-    ds = dataset_copy("pump_fleet", "fault_tune")
-    assert ds.tune.max_failures >= 1
-    commit = publish_partition(stack, endpoint, ds, "2025-03-02", "fault__ray_worker", assets=24, rows_per_segment=1024)
-    # one trial (ASHA never stops a lone trial) of 40 epochs: long enough to be killed mid-way
-    entry = f"python -m include.retrain.jobs.train --dataset {ds.name} --commit {commit}"
-    entry += " --airflow-run-id fault__ray_worker --num-samples 1 --max-epochs 40"
-    env = submission.runtime_env({"RETRAIN_DATASETS_FILE": str(write_datasets_file(tmp_path / "datasets.yaml", ds))})
-    dashboard = stack.config.url("ray_dashboard")
-    client = submission.job_client(dashboard, stack.ray_token())
-    sub = submission.submission_id(ds.dag_id, "fault__ray_worker", "train", entry)
-    assert submission.submit_or_reattach(client, sub, entry, env) == "submitted"
-
-    killed, deadline = None, time.monotonic() + 240
-    while killed is None and time.monotonic() < deadline:  # kill the trial's worker after its 3rd checkpoint
-        checkpoints = list((stack.state / "tune").glob(f"{ds.name}-*/*/checkpoint_*"))
-        trials = list_actors(address=dashboard, filters=[("class_name", "=", "ImplicitFunc"), ("state", "=", "ALIVE")])
-        if len(checkpoints) >= 1 and max(int(p.name.split("_")[1]) for p in checkpoints) >= 2 and trials:
-            killed = trials[0].pid
-            os.kill(killed, signal.SIGKILL)
-        assert submission.job_status(client, sub) not in submission.TERMINAL, "the trial ended before it was killed"
-        time.sleep(0.2)
-    assert killed, "the trial never reached its third checkpoint"
-
-    while submission.job_status(client, sub) not in submission.TERMINAL and time.monotonic() < deadline + 300:
-        time.sleep(1)
-    logs = client.get_job_logs(sub)
-    assert submission.job_status(client, sub) == "SUCCEEDED", logs[-3000:]
-    result = submission.parse_result(logs)
-    assert result["trials"] == 1 and result["trial_errors"] == 0, result
-    mlflow = MlflowClient(stack.config.url("mlflow"))
-    (trial,) = mlflow.search_runs(
-        [result["experiment_id"]], f"tags.mlflow.parentRunId = '{result['run_id']}'"
-    )  # the restored trial kept its MLflow run: one child, not two
-    restored_at = int(trial.data.tags["ray.restored_at_epoch"])
-    assert 3 <= restored_at < 40, "the trial did not resume from its checkpoint"
-    steps = {m.step for m in mlflow.get_metric_history(trial.info.run_id, "val_accuracy")}
-    assert steps == set(range(1, 41)), "epochs are missing from the restored trial's history"
-    assert trial.info.status == "FINISHED"

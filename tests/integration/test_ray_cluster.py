@@ -46,6 +46,16 @@ def _nodes(stack: Any) -> dict[str, bool]:
     return {n.node_id: n.is_head_node for n in nodes}
 
 
+def _node_of_a_running_trial(stack: Any) -> str | None:
+    """The worker node (its name: the stack's service name) of a trial actor alive now."""
+    from ray.util.state import list_actors, list_nodes
+
+    address = stack.config.url("ray_dashboard")
+    names = {n.node_id: n.node_name for n in list_nodes(address=address, raise_on_missing_output=False)}
+    alive = list_actors(address=address, filters=[("class_name", "=", "ImplicitFunc"), ("state", "=", "ALIVE")])
+    return next((names[a.node_id] for a in alive if names.get(a.node_id, "").startswith("ray-worker-")), None)
+
+
 def _trial_runs(stack: Any, result: dict) -> list[Any]:
     from mlflow import MlflowClient
 
@@ -94,16 +104,15 @@ def test_a_worker_node_lost_mid_search_then_tune_finishes_on_the_other(stack, en
     ds = base.model_copy(update={"tune": base.tune.model_copy(update={"num_samples": 2, "max_epochs": 30})})
     commit = publish_partition(stack, endpoint, ds, "2025-05-02", "ray__node_loss", assets=24, rows_per_segment=512)
     client, sub = _train(stack, ds, commit, "ray__node_loss", tmp_path, "")
-    victim = "ray-worker-1"
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:  # both trials have checkpointed: kill a whole worker node
+    victim = None
+    while victim is None:  # both trials have checkpointed: kill the whole node of a trial still running
+        assert time.monotonic() < deadline, "the trials never checkpointed"
+        assert submission.job_status(client, sub) not in submission.TERMINAL, "the search ended before the kill"
         checkpoints = list((stack.state / "tune").glob(f"{ds.name}-*/*/checkpoint_*"))
         if len({p.parent for p in checkpoints}) >= 2 and max(int(p.name.split("_")[1]) for p in checkpoints) >= 2:
-            break
-        assert submission.job_status(client, sub) not in submission.TERMINAL, "the search ended before the kill"
+            victim = _node_of_a_running_trial(stack)  # ASHA may have stopped one trial already
         time.sleep(0.2)
-    else:
-        raise AssertionError("the trials never checkpointed")
     before = set(_nodes(stack))
     os.killpg(stack.pid(victim), signal.SIGKILL)
     try:
@@ -117,3 +126,11 @@ def test_a_worker_node_lost_mid_search_then_tune_finishes_on_the_other(stack, en
     assert restored, f"no trial was restored after its node died; the job's log:\n{client.get_job_logs(sub)[-4000:]}"
     survivors = before & set(_nodes(stack))
     assert all(r.data.tags["ray.node_id"] in survivors for r in restored), "restored on a node that died"
+    # a restored trial resumes from its checkpoint in the MLflow run it had: no epoch lost or doubled
+    from mlflow import MlflowClient
+
+    mlflow = MlflowClient(stack.config.url("mlflow"))
+    for r in restored:
+        resumed = int(r.data.tags["ray.restored_at_epoch"])
+        history = [m.step for m in mlflow.get_metric_history(r.info.run_id, "val_accuracy")]
+        assert 1 <= resumed < 30 and sorted(set(history)) == list(range(1, max(history) + 1)), (resumed, history)

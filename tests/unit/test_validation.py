@@ -14,7 +14,7 @@ EXPECTED = {
     "schema": "missing columns ['motor_current']",
     "label": "unknown labels ['cavitation'] in 300 rows",
     "truncated": "unreadable parquet file",
-    "unordered": "timestamps do not increase per asset",
+    "repeated": "rows repeat a timestamp of their asset with different values",
     "short": "too few rows: an asset has 64 rows, one window needs 128",
 }
 
@@ -30,7 +30,7 @@ def report():
 def test_each_planted_defect_is_found_with_its_reason(report, kind):
     result = {f.path: f for f in report.files}[f"dt=2026-11-01/bad-{kind}.parquet"]
     assert not result.ok
-    assert any(r.startswith(EXPECTED[kind]) for r in result.reasons), result.reasons
+    assert any(EXPECTED[kind] in r for r in result.reasons), result.reasons
 
 
 def test_good_files_pass(report):

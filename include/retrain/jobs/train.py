@@ -117,6 +117,29 @@ def trial_resources(cpus: float, gpus: float) -> Any:
     return tune.PlacementGroupFactory([{"CPU": cpus, "GPU": gpus, config_mod.WORKER_RESOURCE: 1}])
 
 
+def checkpoint_config(metric: str) -> Any:
+    """Each trial keeps its best checkpoint by the selection metric (Ray keeps its latest as well)."""
+    from ray import tune
+
+    return tune.CheckpointConfig(num_to_keep=1, checkpoint_score_attribute=metric, checkpoint_score_order="max")
+
+
+def best_checkpoint(results: Any, metric: str) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """(checkpoint, metrics of its epoch, trial config) of the best epoch across every trial.
+
+    Not ``get_best_result(scope="all")``: it picks the trial by its best epoch, but its
+    ``checkpoint`` is the trial's latest and its ``metrics`` the last report."""
+    kept = [
+        (ckpt, metrics, result.config or {})
+        for result in results
+        for ckpt, metrics in (result.best_checkpoints or [])
+        if metrics.get(metric) is not None
+    ]
+    if not kept:
+        raise SystemExit(f"no trial produced a checkpoint with '{metric}' ({results.num_errors} trial errors)")
+    return max(kept, key=lambda k: float(k[1][metric]))
+
+
 def tune_space(space: dict[str, Any]) -> dict[str, Any]:
     """The config's search space (``DatasetConfig.tune.space``) as Ray Tune samplers."""
     from ray import tune
@@ -236,24 +259,20 @@ def tune_and_log(
                 name=f"{ds.name}-{parent.info.run_id[:8]}",
                 storage_path=storage,
                 failure_config=tune.FailureConfig(max_failures=ds.tune.max_failures),
-                checkpoint_config=tune.CheckpointConfig(
-                    num_to_keep=1, checkpoint_score_attribute=select, checkpoint_score_order="max"
-                ),
+                checkpoint_config=checkpoint_config(select),
                 verbose=1,
             ),
         )
         results = tuner.fit()
         close_trial_runs(mlflow.MlflowClient(), parent.info.experiment_id, parent.info.run_id, results)
-        best = results.get_best_result(metric=select, mode="max", scope="all")
-        if best.checkpoint is None:
-            raise SystemExit(f"no trial produced a checkpoint ({results.num_errors} trial errors)")
-        hp = {k: v for k, v in (best.config or {}).items() if k != "seed"}
-        with best.checkpoint.as_directory() as d:
+        checkpoint, metrics, config = best_checkpoint(results, select)
+        hp = {k: v for k, v in config.items() if k != "seed"}
+        with checkpoint.as_directory() as d:
             state = torch.load(Path(d) / "state.pt", weights_only=False)
         model = models.build(hp, train.x.shape[1:], len(arrays["labels"]), mean, std)
         model.load_state_dict(state["model"])
         model.eval()
-        best_metrics = {f"best_{k}": float((best.metrics or {})[k]) for k in ("val_accuracy", "val_macro_f1")}
+        best_metrics = {f"best_{k}": float(metrics[k]) for k in ("val_accuracy", "val_macro_f1")}
         mlflow.log_params({f"best_{k}": v for k, v in hp.items()})
         # what a reproduction needs beyond the hyperparameters (make reproduce, dvc.yaml)
         mlflow.log_params({"seed": seed, "best_epoch": int(state["epoch"]) + 1})

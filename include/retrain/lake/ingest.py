@@ -8,9 +8,11 @@ ETag and size is not copied again.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -40,6 +42,7 @@ class IngestResult:
     skipped: int = 0
     bytes_copied: int = 0
     rejected: dict[str, str] = field(default_factory=dict)  # landing key -> reason
+    ignored: list[str] = field(default_factory=list)  # export markers and sidecars (landing.ignore)
     refused_before: list[str] = field(default_factory=list)  # landing keys kept in quarantine already
     copied_paths: list[str] = field(default_factory=list)
     restarted: bool = False  # the run branch of a refused try was dropped and made again from main
@@ -62,6 +65,12 @@ def list_partition(s3: Any, bucket: str, prefix: str) -> list[LandingObject]:
 def target_path(landing_prefix: str, key: str) -> str:
     """``<prefix>/dt=D/a.parquet`` -> ``data/dt=D/a.parquet``."""
     return "data/" + key[len(landing_prefix) :].lstrip("/")
+
+
+def ignored_by(key: str, partition: str, patterns: Sequence[str]) -> bool:
+    """Whether a landing object is an export's marker or sidecar: a path segment below the
+    partition matches one of ``patterns``."""
+    return any(fnmatch.fnmatchcase(seg, p) for seg in key.removeprefix(partition).split("/") for p in patterns)
 
 
 def unsafe_key_reason(key: str) -> str | None:
@@ -127,10 +136,12 @@ def ingest_partition(
     branch_name: str,
     workers: int = 8,
     max_bytes: int | None = None,
+    ignore: Sequence[str] = (),
 ) -> IngestResult:
     """Copy partition ``dt=<date>`` of the landing prefix into ``branch_name`` (created from main).
 
-    Objects with an unsafe key or larger than ``max_bytes`` are rejected (listed with the reason,
+    Objects that match ``ignore`` (export markers and sidecars) are listed as ignored and left
+    alone. Objects with an unsafe key or larger than ``max_bytes`` are rejected (listed with the reason,
     left in the landing zone, never copied). Objects already on main, or already refused and kept
     in quarantine, with the same size and ETag are skipped. A run branch left by an earlier try
     whose validation failed is dropped and made again from main: a rerun starts from what landing
@@ -142,7 +153,13 @@ def ingest_partition(
     result = IngestResult(repository, branch_name, f"s3://{bucket}/{partition}")
     objects = list_partition(landing, bucket, partition)
     result.listed = len(objects)
-    if not objects:  # nothing landed: no branch, the caller reports it
+    result.ignored = [o.key for o in objects if not unsafe_key_reason(o.key) and ignored_by(o.key, partition, ignore)]
+    objects = [o for o in objects if o.key not in set(result.ignored)]
+    if result.ignored:
+        log.info(
+            "ignored %d export markers and sidecars (landing.ignore): %s", len(result.ignored), result.ignored[:10]
+        )
+    if not objects:  # nothing landed (or only markers): no branch, the caller reports it
         return result
     clt = lakefs_io.client(endpoint)
     repo = guard.ensure_dataset_repository(clt, repository)

@@ -23,6 +23,7 @@ class FileResult:
     path: str
     rows: int = 0
     reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what reading did to the file (sorted, duplicates dropped)
 
     @property
     def ok(self) -> bool:
@@ -78,7 +79,7 @@ class ValidationReport:
 
     def as_dict(self) -> dict[str, Any]:
         files: list[FileVerdict] = [
-            {"path": f.path, "rows": f.rows, "reasons": f.reasons, "ok": f.ok} for f in self.files
+            {"path": f.path, "rows": f.rows, "reasons": f.reasons, "ok": f.ok, "notes": f.notes} for f in self.files
         ]
         return {
             "dataset": self.dataset,

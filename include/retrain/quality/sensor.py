@@ -42,7 +42,8 @@ def structural_problems(df: pd.DataFrame, spec: SensorSpec) -> list[str]:
 
 
 def _with_derived_columns(df: pd.DataFrame, spec: SensorSpec) -> pd.DataFrame:
-    """Per-asset facts GX checks as plain columns: increasing timestamps, rows per asset."""
+    """Per-asset facts GX checks as plain columns: increasing timestamps (the rows are sorted when
+    read, so a timestamp that does not increase repeats the one before), rows per asset."""
     out = df.copy()
     ts = out[spec.timestamp_column]
     grouped = ts.groupby(out[spec.asset_column], sort=False)
@@ -54,7 +55,7 @@ def _with_derived_columns(df: pd.DataFrame, spec: SensorSpec) -> pd.DataFrame:
 
 def expectations(ds: DatasetConfig) -> list[Any]:
     """The per-file suite: required columns, numeric and finite channels in range, no dead sensor,
-    known labels, increasing timestamps per asset, enough rows for a window."""
+    known labels, no repeated timestamp per asset, enough rows for a window."""
     from great_expectations import expectations as E
 
     spec, v = ds.sensor, ds.validation
@@ -100,8 +101,8 @@ def _reason(result: Any, spec: SensorSpec, ds: DatasetConfig) -> str | None:
         return f"'{col}' has non-numeric values"
     if kind == "expect_column_values_to_be_in_set" and col == spec.label_column:
         return f"unknown labels {sorted(set(examples))} in {n} rows (allowed: {', '.join(spec.labels)})"
-    if col == "_timestamp_increases":
-        return f"timestamps do not increase per asset ({n} rows out of order or repeated)"
+    if col == "_timestamp_increases":  # rows are sorted when read: what is left are repeated instants
+        return f"{n} rows repeat a timestamp of their asset with different values (exact duplicate rows are dropped)"
     if col == "_rows_of_asset":
         return f"too few rows: an asset has {r.get('observed_value')} rows, one window needs {spec.window}"
     return f"{kind} failed on '{col}'"
@@ -127,7 +128,7 @@ def validate_sensor_files(ds: DatasetConfig, files: Files) -> ValidationReport:
         except ValueError as exc:
             fr.reasons.append(str(exc))
             continue
-        fr.rows = len(df)
+        fr.rows, fr.notes = len(df), list(df.attrs.get("notes", []))
         fr.reasons += structural_problems(df, spec)
         if fr.reasons:
             continue
