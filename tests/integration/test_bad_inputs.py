@@ -39,6 +39,7 @@ class Row:
     outcome: str  # quarantine | reject | fail | accept
     reason: str  # start of the reason / error message
     good: int = 2  # good files (sensor assets) landed beside the bad ones
+    copied: bool = True  # whether ingest copies anything (else no run branch is made)
 
 
 def _sensor_bad(kind: str) -> bytes:
@@ -80,7 +81,9 @@ ROWS = [
     Row("key-space-unicode", SENSOR, lambda: {"pump 07 ü-ß.parquet": _sensor_good()}, "accept", ""),
     Row("too-many-bad", SENSOR, lambda: {f"bad-{k}.parquet": _sensor_bad(k) for k in ("nan", "dead", "range")}, "fail",
         "validation failed"),
-    Row("empty-partition", SENSOR, dict, "fail", "dataset 'bad_sensor': no objects under", good=0),
+    Row("empty-partition", SENSOR, dict, "fail", "dataset 'bad_sensor': no objects under", good=0, copied=False),
+    Row("export-markers-only", SENSOR, lambda: {"_SUCCESS": b"", ".part-0.parquet.crc": b"c", "_committed_1": b"{}"},
+        "fail", "dataset 'bad_sensor': only export markers and sidecars under", good=0, copied=False),
     Row("corrupt-image", IMAGE, lambda: {"ok/bad-corrupt.png": _image_bad("ok/bad-corrupt.png")}, "quarantine",
         "image does not decode"),
     Row("truncated-image", IMAGE, lambda: {"ok/bad-truncated.png": _image_bad("ok/bad-truncated.png")}, "quarantine",
@@ -125,11 +128,9 @@ def test_bad_input(stack, endpoint, row):
         assert row.reason in str(err.value), str(err.value)
         assert str(repo.branch("main").head.get_commit().id) == before, "main moved on a failed run"
         branch = lakefs_io.run_branch_name(ds.dag_id, run_id)
-        if bad:  # every bad file is named, and the branch is kept for inspection
-            assert all(key in str(err.value) for key in bad), str(err.value)
-            assert lakefs_io.branch_exists(repo, branch)
-        else:  # nothing landed: no branch was made
-            assert not lakefs_io.branch_exists(repo, branch)
+        assert all(key in str(err.value) for key in bad), str(err.value)  # every bad file is named
+        # the branch is kept for inspection; when nothing was copied, none was made
+        assert lakefs_io.branch_exists(repo, branch) is row.copied
     else:
         ingested = steps.ingest(ds, s3, date, endpoint, lineage)
         report = steps.validate(ds, endpoint, ingested, lineage)

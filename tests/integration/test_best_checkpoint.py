@@ -1,21 +1,24 @@
 """The registered model is the best epoch's checkpoint, not the last epoch of the best trial.
 
-A real Ray Tune search (a local Ray instance of its own) with the job's checkpoint settings; the
-trials report scripted scores, so the best epoch is known: trial A peaks at epoch 2 and ends
-worse, trial B climbs but never reaches A's peak.
+A real Ray Tune search with the job's checkpoint settings, on a throwaway local Ray of its own in a
+child process (Ray's auth settings are global to a process: the session's cluster uses token
+auth). The trials report scripted scores, so the best epoch is known: one trial peaks at epoch 2
+and ends worse, the other climbs but never reaches that peak.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
-
-import pytest
 
 from include.retrain.jobs import train
 
 SCORES = {"peaks_early": [0.50, 0.90, 0.60], "climbs": [0.70, 0.80, 0.85]}
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _scripted(cfg: dict) -> None:
@@ -27,33 +30,38 @@ def _scripted(cfg: dict) -> None:
             tune.report({"val_macro_f1": score, "epoch": epoch}, checkpoint=tune.Checkpoint.from_directory(d))
 
 
-@pytest.fixture
-def local_ray(monkeypatch):
+def _search(storage: str) -> dict:
+    """Run in the child process: the search, then what ``train.best_checkpoint`` chose."""
     import ray
-
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # a throwaway Ray of this test process only
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
-def test_the_best_epoch_across_trials_is_the_checkpoint_chosen(local_ray, tmp_path):
     from ray import tune
 
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     tuner = tune.Tuner(
         tune.with_resources(_scripted, {"CPU": 1}),
         param_space={"trial": tune.grid_search(list(SCORES))},
         run_config=tune.RunConfig(
-            name="best-checkpoint",
-            storage_path=str(tmp_path),
-            checkpoint_config=train.checkpoint_config("val_macro_f1"),
+            name="best-checkpoint", storage_path=storage, checkpoint_config=train.checkpoint_config("val_macro_f1")
         ),
     )
-    results = tuner.fit()
-    checkpoint, metrics, hp = train.best_checkpoint(results, "val_macro_f1")
+    checkpoint, metrics, config = train.best_checkpoint(tuner.fit(), "val_macro_f1")
     with checkpoint.as_directory() as d:
         chosen = json.loads((Path(d) / "epoch.json").read_text())
-    assert chosen == {"trial": "peaks_early", "epoch": 2}
-    assert metrics["val_macro_f1"] == 0.90 and metrics["epoch"] == 2
-    assert hp["trial"] == "peaks_early"
+    ray.shutdown()
+    return {"chosen": chosen, "metrics": {k: metrics[k] for k in ("val_macro_f1", "epoch")}, "trial": config["trial"]}
+
+
+def test_the_best_epoch_across_trials_is_the_checkpoint_chosen(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env |= {"RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.integration.test_best_checkpoint", str(tmp_path)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["chosen"] == {"trial": "peaks_early", "epoch": 2}, out
+    assert out["metrics"] == {"val_macro_f1": 0.90, "epoch": 2} and out["trial"] == "peaks_early"
+
+
+if __name__ == "__main__":
+    print(json.dumps(_search(sys.argv[1])))
