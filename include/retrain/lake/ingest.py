@@ -153,8 +153,9 @@ def ingest_partition(
     result = IngestResult(repository, branch_name, f"s3://{bucket}/{partition}")
     objects = list_partition(landing, bucket, partition)
     result.listed = len(objects)
-    result.ignored = [o.key for o in objects if not unsafe_key_reason(o.key) and ignored_by(o.key, partition, ignore)]
-    objects = [o for o in objects if o.key not in set(result.ignored)]
+    skip = {o.key for o in objects if not unsafe_key_reason(o.key) and ignored_by(o.key, partition, ignore)}
+    result.ignored = sorted(skip)
+    objects = [o for o in objects if o.key not in skip]
     if result.ignored:
         log.info(
             "ignored %d export markers and sidecars (landing.ignore): %s", len(result.ignored), result.ignored[:10]
