@@ -66,7 +66,14 @@ def _rng(*parts: object) -> np.random.Generator:
 
 
 def _segment(
-    label: str, n: int, t0: float, speed_hz: float, gain: float, rng: np.random.Generator, drift: float
+    label: str,
+    n: int,
+    t0: float,
+    speed_hz: float,
+    gain: float,
+    rng: np.random.Generator,
+    drift: float,
+    severity: float = 1.0,
 ) -> dict[str, np.ndarray]:
     t = t0 + np.arange(n) / SAMPLE_RATE_HZ
     w = 2 * np.pi * speed_hz * t
@@ -76,23 +83,24 @@ def _segment(
     z = 0.3 * gain * np.sin(w + 0.3) + rng.normal(0, noise, n)
     temp = 52.0 + rng.normal(0, 0.3, n)
     current = 21.0 + 0.4 * np.sin(2 * np.pi * 2 * 50 * t) + rng.normal(0, 0.2, n)
+    gain_fault = gain * severity  # how developed the fault is: a mild one hides in the noise
     if label == "imbalance":
-        x += 3.0 * gain * np.sin(w)
-        y += 3.0 * gain * np.sin(w + np.pi / 2)
-        current += 1.5
+        x += 3.0 * gain_fault * np.sin(w)
+        y += 3.0 * gain_fault * np.sin(w + np.pi / 2)
+        current += 1.5 * severity
     elif label == "misalignment":
-        z += 2.6 * gain * np.sin(2 * w + 0.5)
-        x += 1.4 * gain * np.sin(2 * w)
-        temp += 3.0
-        current += 2.5
+        z += 2.6 * gain_fault * np.sin(2 * w + 0.5)
+        x += 1.4 * gain_fault * np.sin(2 * w)
+        temp += 3.0 * severity
+        current += 2.5 * severity
     elif label == "bearing_fault":
         bpfo = 3.57 * speed_hz  # outer-race defect frequency
         phase = (t * bpfo) % 1.0
         ring = np.exp(-phase * 25.0) * np.sin(2 * np.pi * 310.0 * t)  # impacts ringing at ~310 Hz
-        x += 3.2 * gain * ring + rng.normal(0, 0.6 * gain, n)
-        y += 2.4 * gain * ring + rng.normal(0, 0.6 * gain, n)
-        z += 1.2 * gain * ring
-        temp += 9.0
+        x += 3.2 * gain_fault * ring + rng.normal(0, 0.6 * gain_fault, n)
+        y += 2.4 * gain_fault * ring + rng.normal(0, 0.6 * gain_fault, n)
+        z += 1.2 * gain_fault * ring
+        temp += 9.0 * severity
     if drift:
         x, y, z = (v * (1 + drift) for v in (x, y, z))
         temp += 8.0 * drift
@@ -100,9 +108,19 @@ def _segment(
 
 
 def sensor_frame(
-    spec: SensorSpec, dataset: str, date: str, asset: str, rows_per_segment: int = 512, drift: float = 0.0
+    spec: SensorSpec,
+    dataset: str,
+    date: str,
+    asset: str,
+    rows_per_segment: int = 512,
+    drift: float = 0.0,
+    severity: tuple[float, float] = (1.0, 1.0),
 ) -> pd.DataFrame:
-    """One asset's readings for one day: a segment per label, in an asset- and date-specific order."""
+    """One asset's readings for one day: a segment per label, in an asset- and date-specific order.
+
+    ``severity``: each fault segment's signature is scaled by a factor drawn from this range (how
+    developed the fault is); (1, 1), the default, draws nothing and gives every fault in full.
+    """
     rng = _rng(dataset, date, asset)
     asset_rng = _rng(dataset, asset)  # what stays the same for a machine across days
     speed, gain = asset_rng.uniform(24.0, 30.0), asset_rng.uniform(0.85, 1.15)
@@ -111,7 +129,8 @@ def sensor_frame(
     start = pd.Timestamp(date, tz="UTC") + pd.Timedelta(minutes=int(rng.integers(0, 600)))
     parts = []
     for i, label in enumerate(labels):
-        sig = _segment(label, rows_per_segment, i * rows_per_segment / SAMPLE_RATE_HZ, speed, gain, rng, drift)
+        level = 1.0 if severity == (1.0, 1.0) else float(rng.uniform(*severity))
+        sig = _segment(label, rows_per_segment, i * rows_per_segment / SAMPLE_RATE_HZ, speed, gain, rng, drift, level)
         frame = pd.DataFrame({c: sig.get(c, rng.normal(0, 1, rows_per_segment)) for c in spec.channels})
         frame.insert(0, spec.label_column, label)
         parts.append(frame)
@@ -168,13 +187,14 @@ def sensor_partition(
     rows_per_segment: int = 512,
     drift: float = 0.0,
     bad: Iterable[str] = (),
+    severity: tuple[float, float] = (1.0, 1.0),
 ) -> list[GeneratedFile]:
     """Every file of partition ``dt=<date>``: one Parquet file per asset, plus planted bad files."""
     assert ds.sensor is not None
     files = [
         GeneratedFile(
             f"dt={date}/{asset}.parquet",
-            to_parquet(sensor_frame(ds.sensor, ds.name, date, asset, rows_per_segment, drift)),
+            to_parquet(sensor_frame(ds.sensor, ds.name, date, asset, rows_per_segment, drift, severity)),
         )
         for asset in asset_ids(ds.name, assets)
     ]
@@ -206,9 +226,9 @@ def surface(rng: np.random.Generator, size: tuple[int, int], brightness: float =
     return 132 + brightness + low + grain + ramp + rng.normal(0, 4, (h, w))
 
 
-def add_defect(img: np.ndarray, label: str, rng: np.random.Generator) -> np.ndarray:
+def add_defect(img: np.ndarray, label: str, rng: np.random.Generator, severity: float = 1.0) -> np.ndarray:
     """Draw a scratch (a long thin straight bright line), a spot (a dark round pit) or a crack
-    (a dark jagged line); ``ok`` leaves the surface as it is."""
+    (a dark jagged line), with contrast scaled by ``severity``; ``ok`` leaves the surface as it is."""
     out = img.copy()
     h, w = img.shape
     yy, xx = np.mgrid[0:h, 0:w]
@@ -217,18 +237,18 @@ def add_defect(img: np.ndarray, label: str, rng: np.random.Generator) -> np.ndar
         cy, cx = rng.uniform(h * 0.3, h * 0.7), rng.uniform(w * 0.3, w * 0.7)
         dist = np.abs((yy - cy) * np.cos(angle) - (xx - cx) * np.sin(angle))
         along = np.abs((yy - cy) * np.sin(angle) + (xx - cx) * np.cos(angle))
-        out += 70 * np.exp(-(dist**2) / 0.8) * (along < h * 0.38)
+        out += 70 * severity * np.exp(-(dist**2) / 0.8) * (along < h * 0.38)
     elif label == "spot":
         for _ in range(int(rng.integers(1, 3))):
             cy, cx, r = rng.uniform(10, h - 10), rng.uniform(10, w - 10), rng.uniform(3, 6)
-            out -= 85 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r**2))
+            out -= 85 * severity * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r**2))
     elif label == "crack":
         y, x = rng.uniform(h * 0.2, h * 0.8), rng.uniform(w * 0.1, w * 0.3)
         heading = rng.uniform(-0.5, 0.5)
         for _ in range(int(w * 0.7)):
             heading += rng.normal(0, 0.45)
             y, x = y + np.sin(heading), x + np.cos(heading)
-            out -= 80 * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 0.7)
+            out -= 80 * severity * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 0.7)
     elif label != "ok":
         raise ValueError(f"no drawing for label {label!r}")
     return out
@@ -240,7 +260,12 @@ def reference_surface(size: tuple[int, int]) -> np.ndarray:
 
 
 def image_partition(
-    ds: DatasetConfig, date: str, per_class: int = 30, drift: float = 0.0, bad: Iterable[str] = ()
+    ds: DatasetConfig,
+    date: str,
+    per_class: int = 30,
+    drift: float = 0.0,
+    bad: Iterable[str] = (),
+    severity: tuple[float, float] = (1.0, 1.0),
 ) -> list[GeneratedFile]:
     """Partition ``dt=<date>`` in ImageFolder layout: ``dt=<date>/<label>/<name>.png``."""
     from scipy.ndimage import gaussian_filter
@@ -252,7 +277,8 @@ def image_partition(
     for label in spec.labels:
         for i in range(per_class):
             rng = _rng(ds.name, date, label, i)
-            gray = add_defect(surface(rng, size, brightness=40.0 * drift), label, rng)
+            level = 1.0 if severity == (1.0, 1.0) else float(rng.uniform(*severity))
+            gray = add_defect(surface(rng, size, brightness=40.0 * drift), label, rng, level)
             files.append(GeneratedFile(f"dt={date}/{label}/{label}-{i:04d}.png", encode_png(gray)))
     rng = _rng(ds.name, date, "bad")
     good = surface(rng, size)
@@ -327,6 +353,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drift", type=float, default=0.0, help="plant drift: vibration gain +X, temperature +8X")
     parser.add_argument("--per-class", type=int, default=30, help="images per label per day (default 30)")
     parser.add_argument(
+        "--severity",
+        type=float,
+        nargs=2,
+        default=(1.0, 1.0),
+        metavar=("LOW", "HIGH"),
+        help="scale each fault or defect by a factor drawn from [LOW, HIGH] (default 1 1: all in full; "
+        "make run uses 0 1 for sensors, 0.1 1 for images: mild faults overlap with normal data)",
+    )
+    parser.add_argument(
         "--bad",
         default="",
         help=f"comma list of bad files to plant; sensor: "
@@ -357,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
             if ds.modality == "sensor"
             else {"per_class": args.per_class}
         )
-        files = partition(ds, date, drift=args.drift, bad=bad, **shape)
+        files = partition(ds, date, severity=tuple(args.severity), drift=args.drift, bad=bad, **shape)
         n = write(files, ds.landing.prefix, out_dir=args.out, s3=s3, bucket=bucket)
         where = f"s3://{bucket}" if args.s3 else str(args.out)
         print(f"{ds.name} dt={date}: {n} files -> {where}/{ds.landing.prefix}/dt={date}/")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from include.retrain import config, summary
@@ -85,9 +86,65 @@ def logical_date(ds: config.DatasetConfig, date: str) -> str:
     return fire.isoformat()
 
 
+def publish_files(stack: Stack, ds: config.DatasetConfig, date: str, run_id: str, files: dict[str, bytes]) -> str:
+    """Land ``files`` (name below ``dt=<date>/`` -> bytes) and run the ingest, validate and publish
+    steps (the code of the DAG's tasks, without the scheduler); returns the commit on main."""
+    from include.retrain import steps
+    from include.retrain.handoffs import RunLineage
+
+    s3, endpoint = stack.s3_client(), stack.lakefs_endpoint()
+    for name, body in files.items():
+        s3.put_object(Bucket=ds.landing.bucket, Key=f"{ds.landing.prefix}/dt={date}/{name}", Body=body)
+    lineage = RunLineage(ds.dag_id, run_id, date)
+    ingested = steps.ingest(ds, s3, date, endpoint, lineage)
+    report = steps.validate(ds, endpoint, ingested, lineage)
+    return str(steps.publish_data(ds, endpoint, ingested, report, lineage)["commit"])
+
+
+def submit_job(stack: Stack, datasets_file: Path, entrypoint: str, name: str) -> tuple[Any, str]:
+    """Submit a job of the product to the stack's Ray cluster, reading ``datasets_file``."""
+    from include.retrain.jobs import submission
+
+    env = submission.runtime_env({"RETRAIN_DATASETS_FILE": str(datasets_file)})
+    client = submission.job_client(stack.config.url("ray_dashboard"), stack.ray_token())
+    sub = submission.submission_id("jobs", name, "job", entrypoint)
+    assert submission.submit_or_reattach(client, sub, entrypoint, env) == "submitted"
+    return client, sub
+
+
+def wait_job(client: Any, sub: str, timeout: float = 1800, succeed: bool = True) -> tuple[dict[str, Any], str]:
+    """Wait for a job; returns (its RETRAIN_RESULT, its log). ``succeed``: it must have succeeded."""
+    from include.retrain.jobs import submission
+
+    deadline = time.monotonic() + timeout
+    while submission.job_status(client, sub) not in submission.TERMINAL and time.monotonic() < deadline:
+        time.sleep(1)
+    logs = client.get_job_logs(sub)
+    if succeed and submission.job_status(client, sub) != "SUCCEEDED":
+        raise AssertionError(f"Ray job {sub} did not succeed:\n{logs[-3000:]}")
+    return submission.parse_result(logs), logs
+
+
+def write_datasets_file(path: Path, *datasets: config.DatasetConfig) -> Path:
+    """A datasets.yaml holding ``datasets``, for a Ray job to read through RETRAIN_DATASETS_FILE."""
+    import json
+
+    import yaml
+
+    entries = [json.loads(ds.model_dump_json()) for ds in datasets]
+    path.write_text(yaml.safe_dump({"datasets": entries}, sort_keys=False))
+    return path
+
+
 def seed(stack: Stack, ds: config.DatasetConfig, date: str, **kwargs: Any) -> int:
     files = generate.partition(ds, date, **kwargs)
     return generate.write(files, ds.landing.prefix, s3=stack.s3_client(), bucket=ds.landing.bucket)
+
+
+# How developed the faults and defects of make run's sample data are: each fault segment or defect
+# is scaled by a factor drawn from this range, so mild ones overlap with normal data and the gate
+# has real decisions to make (on full-strength faults every candidate scores 1.0).
+MAKE_RUN_SEVERITY = {"sensor": (0.0, 1.0), "image": (0.1, 1.0)}
 
 
 def run_nightly(
@@ -102,7 +159,8 @@ def run_nightly(
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     for ds in chosen:
         for date in dates:
-            out(f"landing: {seed(stack, ds, date)} files for {ds.name} dt={date}")
+            landed = seed(stack, ds, date, severity=MAKE_RUN_SEVERITY[ds.modality])
+            out(f"landing: {landed} files for {ds.name} dt={date}")
         for date in dates:
             run = run_dag(stack, ds.dag_id, logical_date(ds, date), conf=conf, run_id=f"make_run__{date}__{stamp}")
             out("")

@@ -26,7 +26,7 @@ _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="rt-airflow-home-"))
 # The DAGs of the test stack parse a copy of include/datasets.yaml whose pump_fleet runs have a
 # 30 s deadline, so every full sensor run really misses it and raises a deadline alert, plus
 # pump_guard: pump_fleet on a landing prefix and repository of its own with the default deadline,
-# for the operator's paths (tests/e2e/test_operator_paths.py).
+# for the operator's paths (tests/e2e/test_operator_paths.py), plus two real datasets (below).
 _DATASETS = _AIRFLOW_HOME / "datasets.yaml"
 _shipped = yaml.safe_load((ROOT / "include" / "datasets.yaml").read_text())
 _pump = next(e for e in _shipped["datasets"] if e["name"] == "pump_fleet")
@@ -34,6 +34,33 @@ _guard = {**copy.deepcopy(_pump), "name": "pump_guard", "landing": {**_pump["lan
 del _guard["deadline_minutes"]
 _pump["deadline_minutes"] = 0.5
 _shipped["datasets"].append(_guard)
+# motions_fleet: real recordings (BasicMotions, shipped in sktime) as a user would add them: only
+# channels, labels, window and a floor; every other field default (tests/e2e/test_real_sensor_fleet.py).
+_shipped["datasets"].append(
+    {
+        "name": "motions_fleet",
+        "modality": "sensor",
+        "description": "Smartwatch activity recordings (BasicMotions, UEA archive) landed as a fleet of watches.",
+        "landing": {"bucket": "landing", "prefix": "motions_fleet"},
+        "sensor": {
+            "channels": ["acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z"],
+            "labels": ["badminton", "running", "standing", "walking"],
+            "window": 50,
+            "stride": 25,
+        },
+        "gate": {"floor": 0.6},
+    }
+)
+# digits: scikit-learn's handwritten digits as 8x8 PNGs of mixed pixel formats (tests/e2e/test_real_images.py)
+_shipped["datasets"].append(
+    {
+        "name": "digits",
+        "modality": "image",
+        "landing": {"bucket": "landing", "prefix": "digits"},
+        "image": {"size": [8, 8], "labels": [str(d) for d in range(10)]},
+        "gate": {"floor": 0.6},
+    }
+)
 _DATASETS.write_text(yaml.safe_dump(_shipped, sort_keys=False))
 TEST_DEADLINE_MINUTES = {"pump_fleet": 0.5}
 os.environ.update(

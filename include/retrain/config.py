@@ -62,6 +62,8 @@ class SensorSpec(_Strict):
     labels: list[str] = Field(min_length=2)
     window: int = Field(gt=1, le=100_000)
     stride: int = Field(gt=0)
+    # a window never spans a pause between two samples longer than this many median sample intervals
+    max_gap: float = Field(default=3.0, gt=1.0)
 
     @model_validator(mode="after")
     def _stride_within_window(self) -> SensorSpec:
@@ -74,7 +76,9 @@ class SensorSpec(_Strict):
 
 class ImageSpec(_Strict):
     size: tuple[int, int]  # height, width every image must have
-    mode: Literal["L", "RGB"] = "L"  # the mode images must be stored in (the model sees grayscale)
+    # None: any pixel format with a conversion rule (lake/formats.py: 16-bit, palette, alpha, colour)
+    # is converted to the 8-bit gray the model sees; "L" or "RGB": images in any other mode are refused
+    mode: Literal["L", "RGB"] | None = None
     formats: list[Literal["png", "jpeg"]] = ["png", "jpeg"]
     labels: list[str] = Field(min_length=2)
     reference: str | None = None  # project-relative path of the expert's reference image (for SSIM)
@@ -102,6 +106,9 @@ class Validation(_Strict):
     min_blur: float = Field(default=50.0, ge=0.0)  # variance of the Laplacian; below: blurred
     min_ssim: float = Field(default=0.0, ge=-1.0, le=1.0)  # against image.reference
     min_class_share: float = Field(default=0.0, ge=0.0, le=1.0)  # class balance of a batch
+    # a batch with a label under min_class_share: "warn" records it in the report and passes
+    # (rare defects are rare), "fail" fails the run
+    class_share: Literal["warn", "fail"] = "warn"
 
     @field_validator("ranges")
     @classmethod
@@ -138,9 +145,29 @@ def merged_search_space(overrides: dict[str, Any]) -> dict[str, Any]:
     return space
 
 
+class Split(_Strict):
+    """Which unit the holdout holds out (ml/splits.py): ``auto`` decides once from the data and
+    records the decision in lakeFS; ``asset`` holds out whole machines; ``time`` holds out blocks
+    of ``block_minutes`` of each machine (decided from the data when not given)."""
+
+    unit: Literal["auto", "asset", "time"] = "auto"
+    block_minutes: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _block_for_time(self) -> Split:
+        if self.block_minutes is not None and self.unit == "asset":
+            raise ValueError("block_minutes applies to unit 'time' (or 'auto'), not 'asset'")
+        return self
+
+
 class Tune(_Strict):
     num_samples: int = Field(default=4, ge=1, le=1000)
-    max_epochs: int = Field(default=6, ge=1, le=1000)
+    # an upper bound: a trial stops earlier when its validation metric has not improved for
+    # ``patience`` epochs (0: never), and ASHA stops the weaker trials early
+    max_epochs: int = Field(default=30, ge=1, le=1000)
+    patience: int = Field(default=5, ge=0)
+    # "balanced": the loss weighs each class by n_samples / (n_classes * n_class) of the training split
+    class_weights: Literal["balanced", "none"] = "balanced"
     cpus_per_trial: float = Field(default=1.0, gt=0)
     gpus_per_trial: float = Field(default=0.0, ge=0)
     # float16 autocast on GPU trials (ignored on the CPU)
@@ -161,9 +188,20 @@ class Tune(_Strict):
 
 
 class Gate(_Strict):
-    metric: Literal["holdout_accuracy", "holdout_macro_f1"] = "holdout_accuracy"
+    # macro-F1 by default: on imbalanced data accuracy passes a model that only knows the majority
+    metric: Literal["holdout_accuracy", "holdout_macro_f1"] = "holdout_macro_f1"
     floor: float = Field(ge=0.0, le=1.0)
     max_regression: float = Field(default=0.0, ge=0.0, le=1.0)
+    # optional minimum holdout recall per label, e.g. {bearing_fault: 0.8}
+    recall_floors: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("recall_floors")
+    @classmethod
+    def _fractions(cls, v: dict[str, float]) -> dict[str, float]:
+        for label, floor in v.items():
+            if not 0.0 <= floor <= 1.0:
+                raise ValueError(f"recall floor of {label!r} is {floor}: use a fraction between 0 and 1")
+        return v
 
 
 class DatasetConfig(_Strict):
@@ -181,6 +219,7 @@ class DatasetConfig(_Strict):
     sensor: SensorSpec | None = None
     image: ImageSpec | None = None
     validation: Validation = Validation()
+    split: Split = Split()
     tune: Tune = Tune()
     gate: Gate
 
@@ -213,6 +252,9 @@ class DatasetConfig(_Strict):
             unknown = set(self.validation.ranges) - set(self.sensor.channels)
             if unknown:
                 raise ValueError(f"validation.ranges names unknown channels {sorted(unknown)}")
+        unknown = set(self.gate.recall_floors) - set(self.labels)
+        if unknown:
+            raise ValueError(f"gate.recall_floors names unknown labels {sorted(unknown)} (labels: {self.labels})")
         return self
 
     @property

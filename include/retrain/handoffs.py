@@ -60,6 +60,7 @@ class Validated(TypedDict):
     bad_fraction: float
     max_bad_fraction: float
     batch_reasons: list[str]
+    batch_warnings: list[str]  # recorded, not failing (an image label under min_class_share with class_share: warn)
     files: list[FileVerdict]
     gx_html: list[str]
     report: str  # path of validation.json in the repository, "none" when nothing was validated
@@ -117,10 +118,13 @@ class TrainResult(TypedDict):
     best_val_macro_f1: float
     seconds: float
     ray_version: str
+    split: str  # which unit the holdout holds out, e.g. "by machine and time block of 1 d"
+    samples: dict[str, dict[str, int]]  # split -> label -> samples
 
 
 # Holdout metrics by their MLflow names: holdout_accuracy, holdout_macro_f1, holdout_recall_<label>,
-# and champion_holdout_accuracy / champion_holdout_macro_f1 when a champion exists.
+# holdout_support_<label> (samples of the label), and champion_holdout_accuracy /
+# champion_holdout_macro_f1 when a champion exists.
 Scores = dict[str, float]
 
 

@@ -166,6 +166,7 @@ def _published_report(clt: Any, repo: Any, ds: DatasetConfig, ingested: Ingested
             "bad_fraction": 0.0,
             "max_bad_fraction": ds.validation.max_bad_fraction,
             "batch_reasons": [],
+            "batch_warnings": [],
             "files": [],
             "gx_html": [],
             "already_on_main": ingested["skipped"],
@@ -176,7 +177,8 @@ def _published_report(clt: Any, repo: Any, ds: DatasetConfig, ingested: Ingested
             "files_to_merge": 0,
         }
     stored = json.loads(lakefs_io.read_bytes(clt, ds.repository, commit, path))
-    return {"quarantined": [], "quarantine": None, **stored, "files_to_merge": 0}  # type: ignore[typeddict-item]
+    # reports written before batch_warnings existed have none
+    return {"quarantined": [], "quarantine": None, "batch_warnings": [], **stored, "files_to_merge": 0}  # type: ignore[typeddict-item]
 
 
 def publish_data(
@@ -298,6 +300,7 @@ def gate(ds: DatasetConfig, evaluation: Evaluation, params: TriggerParams) -> Ga
         params.force_promote,
         compared_with=evaluation["champion_version"],
         evaluated_at=evaluation["evaluated_at"],
+        recall_floors=ds.gate.recall_floors,
     )
     log.info("gate: %s -- %s", decision["decision"].upper(), decision["reason"])
     return decision

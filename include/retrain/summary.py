@@ -43,7 +43,8 @@ def build(
         out["commit"], out["new_data"] = published["commit"], published["new_data"]
         out["repository"] = published["repository"]
     if validated:
-        out["validation"] = {k: validated.get(k) for k in ("passed", "files_total", "files_bad", "report")}
+        keys = ("passed", "files_total", "files_bad", "report", "batch_warnings")
+        out["validation"] = {k: validated.get(k) for k in keys}
         out["validation"]["quarantined"] = validated.get("quarantined", [])
         kept = validated.get("quarantine")
         if kept:
@@ -58,6 +59,8 @@ def build(
             "best_config": result.get("best_config"),
             "mlflow_run_id": result.get("run_id"),
             "ray_submission_id": training.get("submission_id"),
+            "split": result.get("split"),
+            "samples": result.get("samples"),
         }
     if evaluation:
         out["metrics"] = {k: v for k, v in evaluation["scores"].items() if k.startswith(("holdout_", "champ"))}
@@ -83,7 +86,8 @@ def facts(s: RunSummary) -> list[tuple[str, str]]:
                 f"{'passed' if v['passed'] else 'FAILED'} -- {v['files_total']} files, "
                 f"{v['files_bad']} bad, {len(v.get('quarantined', []))} quarantined"
                 + (f" (kept on {v['kept_on']})" if v.get("kept_on") else "")
-                + f"; report {v['report']}",
+                + f"; report {v['report']}"
+                + "".join(f"; WARNING {w}" for w in v.get("batch_warnings") or []),
             )
         )
     d = s.get("drift")
@@ -96,16 +100,29 @@ def facts(s: RunSummary) -> list[tuple[str, str]]:
         out.append(("training", f"skipped ({t['reason']})"))
     elif t:
         out.append(("training", f"{t['trials']} trials ({t['trial_errors']} errors), best {t['best_config']}"))
+        if t.get("split"):
+            sizes = ", ".join(f"{name} {sum(n.values())}" for name, n in (t.get("samples") or {}).items())
+            out.append(("split", f"{t['split']}: {sizes}"))
     m = s.get("metrics") or {}
     if m:
-        champ = m.get("champion_holdout_accuracy")
+        champ = m.get("champion_holdout_macro_f1")
         out.append(
             (
                 "metrics",
-                f"holdout_accuracy {m['holdout_accuracy']:.4f}, holdout_macro_f1 "
-                f"{m['holdout_macro_f1']:.4f}" + (f", champion {champ:.4f}" if champ is not None else ""),
+                f"holdout_macro_f1 {m['holdout_macro_f1']:.4f}, holdout_accuracy {m['holdout_accuracy']:.4f}"
+                + (
+                    f"; champion macro-F1 {champ:.4f}, accuracy {m['champion_holdout_accuracy']:.4f}"
+                    if champ is not None
+                    else ""
+                ),
             )
         )
+        labels = [k.removeprefix("holdout_recall_") for k in m if k.startswith("holdout_recall_")]
+        recalls = [
+            f"{lab} {m[f'holdout_recall_{lab}']:.2f} (n={int(m.get(f'holdout_support_{lab}', 0))})" for lab in labels
+        ]
+        if recalls:
+            out.append(("recall", ", ".join(recalls)))
     g = s.get("gate")
     if g:
         out.append(("gate", f"{g['decision'].upper()} -- {g['reason']}"))

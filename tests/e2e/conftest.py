@@ -103,3 +103,17 @@ def wait_for_backfill_runs(stack, dag_id: str, dates: list[str], timeout: float)
         assert time.monotonic() < deadline, f"backfill still going: {[(r['run_id'], r['state']) for r in runs]}"
         assert stack.pid("airflow-scheduler") == scheduler, "the scheduler died during the backfill"
         time.sleep(1)
+
+
+def real_data_candidate(mlflow_client: MlflowClient, summary: dict, what: str, unit: str, chance: float) -> Any:
+    """The candidate of a night of real data: trained on a split by ``unit``, with a holdout
+    macro-F1 of at least 0.6, far above ``chance`` (its figures are printed)."""
+    run = mlflow_client.get_run(summary["training"]["mlflow_run_id"])
+    assert run.data.params["split_unit"] == unit
+    m = run.data.metrics
+    print(
+        f"{what}: holdout macro-F1 {m['holdout_macro_f1']:.3f}, accuracy {m['holdout_accuracy']:.3f} "
+        f"on {int(m['holdout_samples'])} samples"
+    )
+    assert m["holdout_macro_f1"] >= 0.6, f"macro-F1 {m['holdout_macro_f1']:.3f}: chance is {chance}"
+    return run

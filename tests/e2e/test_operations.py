@@ -88,25 +88,25 @@ def test_revert_data_creates_a_revert_commit_on_main(stack, cast_nights, clt):
     assert out["commit"] == head
 
 
-def test_backfill_of_seven_dates_with_three_active_runs_loses_nothing_and_the_champion_is_deterministic(
+def test_backfill_of_five_dates_with_three_active_runs_loses_nothing_and_the_champion_is_deterministic(
     stack, cast_nights, clt, mlflow_client
 ):
     """A backfill after an outage: every date ingests its own partition, merges never lose data,
     and no backfill run moves the champion: the next scheduled run trains once on all of it."""
-    dates = [f"2026-10-0{d}" for d in range(1, 8)]
+    dates = [f"2026-10-0{d}" for d in range(1, 6)]
     for date in dates:
         nightly.seed(stack, CAST, date, per_class=6)
     api, repo = stack.airflow_api(), repository(clt, CAST)
     before, champion_before = main_head(repo), champion_of(mlflow_client, CAST).version
     window = (nightly.logical_date(CAST, dates[0]), nightly.logical_date(CAST, dates[-1]))
     planned = api.backfill(CAST.dag_id, *window, max_active_runs=3, dry_run=True)
-    assert len(planned["backfills"]) == 7
+    assert len(planned["backfills"]) == 5
     backfill = api.backfill(CAST.dag_id, *window, max_active_runs=3)  # default params: no ingest_only
     assert backfill["max_active_runs"] == 3
     runs, most_running = wait_for_backfill_runs(stack, CAST.dag_id, dates, timeout=900)
-    assert [r["state"] for r in runs] == ["success"] * 7, runs  # 0 conflicts: no merge failed
+    assert [r["state"] for r in runs] == ["success"] * 5, runs  # 0 conflicts: no merge failed
     assert 2 <= most_running <= 3  # runs overlapped, and never more than the backfill allows
-    # seven merge commits on main, one per run, each naming its run; the data of every date is there
+    # five merge commits on main, one per run, each naming its run; the data of every date is there
     new = []
     for c in repo.branch("main").log(max_amount=50):
         if c.id == before:

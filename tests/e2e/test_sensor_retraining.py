@@ -1,7 +1,7 @@
 """The nightly sensor retraining, end to end through the scheduler of the session stack.
 
-Runs in file order: three nights build a champion, then a bad batch, a rerun and a
-deliberately worse candidate must each leave it alone.
+Runs in file order: two nights build a champion (the second meets the first), then a bad batch,
+a rerun and a deliberately worse candidate must each leave it alone.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from devstack import nightly
 from include.retrain import config
 from include.retrain import urls as L
 from include.retrain.lake import lakefs_io
+from include.retrain.ml import splits
 from tests.e2e.conftest import FAST, assert_lineage, champion_of, main_head, nights, repository, run_date
 
-DATES = ["2026-11-01", "2026-11-02", "2026-11-03"]
+DATES = ["2026-11-01", "2026-11-02"]
 DS = config.get("pump_fleet")
 
 
@@ -34,36 +35,39 @@ def repo(clt):
 
 
 @pytest.fixture(scope="module")
-def three_nights(stack):
+def nights_run(stack):
     return nights(stack, DS, DATES, rows_per_segment=384)
 
 
-def test_three_nights_give_an_accurate_champion_with_real_lineage(three_nights, clt, repo, mlflow_client):
-    for s in three_nights:
+def test_nights_run_give_an_accurate_champion_with_real_lineage(nights_run, clt, repo, mlflow_client):
+    for s in nights_run:
         assert s["new_data"] is True
         assert s["validation"]["passed"] and s["validation"]["files_total"] == 24
         assert s["training"]["trials"] == FAST["num_samples"]
     champion = champion_of(mlflow_client, DS)
-    assert champion.version == three_nights[-1]["model"]["version"]
+    assert champion.version == nights_run[-1]["model"]["version"]
     run = mlflow_client.get_run(champion.run_id)
     assert run.data.metrics["holdout_accuracy"] >= 0.9
     assert run.data.metrics["holdout_macro_f1"] >= 0.9
-    assert "champion_holdout_accuracy" in run.data.metrics  # nights 2 and 3 met a champion
+    assert "champion_holdout_accuracy" in run.data.metrics  # night 2 met night 1's champion
     assert {f"holdout_recall_{label}" for label in DS.sensor.labels} <= set(run.data.metrics)
     assert "evaluation/confusion_matrix.png" in [
         a.path for a in mlflow_client.list_artifacts(run.info.run_id, "evaluation")
     ]
     children = mlflow_client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'")
     assert len(children) == FAST["num_samples"]  # every trial is a child run
-    assert_lineage(three_nights, DS, repo, mlflow_client)
-    # the data of all three nights is on main, and the run branches are gone
+    assert_lineage(nights_run, DS, repo, mlflow_client)
+    # the data of both nights is on main, the run branches are gone, the split plan is recorded
     paths = {p for p, _, _ in lakefs_io.list_paths(clt, DS.repository, "main", "data/")}
     assert {f"data/dt={d}/pump-001.parquet" for d in DATES} <= paths
-    assert [b.id for b in repo.branches()] == ["main"]
+    assert [b.id for b in repo.branches()] == ["main", splits.SPLIT_BRANCH]
+    plan = splits.read_record(clt, DS.repository)
+    assert plan is not None and plan.decided_at == nights_run[0]["commit"]  # decided by night 1, kept
+    assert nights_run[-1]["training"]["split"] == plan.describe()
 
 
-def test_task_links_open_the_lakefs_commit_and_mlflow_run_of_the_run(stack, three_nights, mlflow_client):
-    s, api = three_nights[-1], stack.airflow_api()
+def test_task_links_open_the_lakefs_commit_and_mlflow_run_of_the_run(stack, nights_run, mlflow_client):
+    s, api = nights_run[-1], stack.airflow_api()
     lake, mlf = stack.config.url("lakefs"), stack.config.url("mlflow")
     run = s["run_id"]
     branch = lakefs_io.run_branch_name(DS.dag_id, run)
@@ -184,7 +188,7 @@ def alert_mailbox(stack):
 
 
 def test_bad_batch_fails_at_validation_and_leaves_main_and_champion(
-    stack, three_nights, clt, repo, mlflow_client, alert_webhook, alert_mailbox
+    stack, nights_run, clt, repo, mlflow_client, alert_webhook, alert_mailbox
 ):
     head, champion = main_head(repo), champion_of(mlflow_client, DS).version
     date = "2026-11-04"
@@ -221,7 +225,7 @@ def test_bad_batch_fails_at_validation_and_leaves_main_and_champion(
     assert run["dag_run_id"] in body and "bad-truncated.parquet" in body
 
 
-def test_rerun_of_a_date_makes_no_commit_and_no_version(stack, three_nights, repo, mlflow_client):
+def test_rerun_of_a_date_makes_no_commit_and_no_version(stack, nights_run, repo, mlflow_client):
     head = main_head(repo)
     versions = len(mlflow_client.search_model_versions(f"name='{DS.model_name}'"))
     run, summary = run_date(stack, DS, DATES[-1])  # clears and reruns the existing run
@@ -232,7 +236,7 @@ def test_rerun_of_a_date_makes_no_commit_and_no_version(stack, three_nights, rep
     assert len(mlflow_client.search_model_versions(f"name='{DS.model_name}'")) == versions
 
 
-def test_worse_candidate_is_challenger_but_not_champion(stack, three_nights, repo, mlflow_client, alert_webhook):
+def test_worse_candidate_is_challenger_but_not_champion(stack, nights_run, repo, mlflow_client, alert_webhook):
     champion = champion_of(mlflow_client, DS).version
     date = "2026-11-05"
     nightly.seed(stack, DS, date, rows_per_segment=384)
@@ -259,7 +263,7 @@ def test_worse_candidate_is_challenger_but_not_champion(stack, three_nights, rep
     assert alert["link"].endswith(f"/dags/{DS.dag_id}/runs/{quote(run['dag_run_id'], safe='')}")
 
 
-def test_drift_in_unseen_data_triggers_a_retrain_without_new_data(stack, three_nights, repo, mlflow_client):
+def test_drift_in_unseen_data_triggers_a_retrain_without_new_data(stack, nights_run, repo, mlflow_client):
     date = "2026-11-06"
     nightly.seed(stack, DS, date, rows_per_segment=384, drift=1.0)  # vibration gain x2, bearings +8 C
     run, summary = run_date(stack, DS, date, {"ingest_only": True})

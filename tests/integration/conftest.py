@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from include.retrain import config
 
@@ -27,19 +25,30 @@ def dataset_copy(base: str, name: str, **validation: Any) -> config.DatasetConfi
 def publish_partition(stack: Any, endpoint: Any, ds: config.DatasetConfig, date: str, run_id: str, **gen: Any) -> str:
     """Land a generated partition of ``ds`` and run ingest, validate and publish: the commit on main."""
     from devstack import generate
-    from include.retrain import steps
-    from include.retrain.handoffs import RunLineage
 
-    files = generate.partition(ds, date, **gen)
-    generate.write(files, ds.landing.prefix, s3=stack.s3_client(), bucket=ds.landing.bucket)
-    lineage = RunLineage(ds.dag_id, run_id, date)
-    ingested = steps.ingest(ds, stack.s3_client(), date, endpoint, lineage)
-    report = steps.validate(ds, endpoint, ingested, lineage)
-    return str(steps.publish_data(ds, endpoint, ingested, report, lineage)["commit"])
+    files = {f.key.split("/", 1)[1]: f.body for f in generate.partition(ds, date, **gen)}
+    return publish_files(stack, endpoint, ds, date, run_id, files)
 
 
-def write_datasets_file(path: Path, *datasets: config.DatasetConfig) -> Path:
-    """A datasets.yaml holding ``datasets``, for a Ray job to read through RETRAIN_DATASETS_FILE."""
-    entries = [json.loads(ds.model_dump_json()) for ds in datasets]
-    path.write_text(yaml.safe_dump({"datasets": entries}, sort_keys=False))
-    return path
+def publish_files(
+    stack: Any, endpoint: Any, ds: config.DatasetConfig, date: str, run_id: str, files: dict[str, bytes]
+) -> str:
+    """Land ``files`` (name below ``dt=<date>/`` -> bytes) and run ingest, validate and publish."""
+    from devstack import nightly
+
+    assert endpoint == stack.lakefs_endpoint()
+    return nightly.publish_files(stack, ds, date, run_id, files)
+
+
+def submit_job(stack: Any, ds: config.DatasetConfig, entrypoint: str, run_id: str, tmp: Path) -> tuple[Any, str]:
+    """Submit a job of this package to the stack's Ray cluster, reading a datasets.yaml holding ``ds``."""
+    from devstack import nightly
+
+    return nightly.submit_job(stack, nightly.write_datasets_file(tmp / "datasets.yaml", ds), entrypoint, run_id)
+
+
+def wait_job(client: Any, sub: str, timeout: float = 600, succeed: bool = True) -> tuple[dict[str, Any], str]:
+    """Wait for a job; returns (its RETRAIN_RESULT, its log). ``succeed``: it must have succeeded."""
+    from devstack import nightly
+
+    return nightly.wait_job(client, sub, timeout, succeed)

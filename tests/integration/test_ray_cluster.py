@@ -14,25 +14,12 @@ from typing import Any
 
 from include.retrain import config
 from include.retrain.jobs import submission
-from tests.integration.conftest import dataset_copy, publish_partition, write_datasets_file
+from tests.integration.conftest import dataset_copy, publish_partition, submit_job, wait_job
 
 
 def _train(stack: Any, ds: config.DatasetConfig, commit: str, run_id: str, tmp: Path, extra: str) -> tuple[Any, str]:
     entry = f"python -m include.retrain.jobs.train --dataset {ds.name} --commit {commit} --airflow-run-id {run_id}"
-    env = submission.runtime_env({"RETRAIN_DATASETS_FILE": str(write_datasets_file(tmp / "datasets.yaml", ds))})
-    client = submission.job_client(stack.config.url("ray_dashboard"), stack.ray_token())
-    sub = submission.submission_id(ds.dag_id, run_id, "train", entry + extra)
-    assert submission.submit_or_reattach(client, sub, entry + extra, env) == "submitted"
-    return client, sub
-
-
-def _wait(client: Any, sub: str, timeout: float = 600) -> dict:
-    deadline = time.monotonic() + timeout
-    while submission.job_status(client, sub) not in submission.TERMINAL and time.monotonic() < deadline:
-        time.sleep(1)
-    logs = client.get_job_logs(sub)
-    assert submission.job_status(client, sub) == "SUCCEEDED", logs[-3000:]
-    return submission.parse_result(logs)
+    return submit_job(stack, ds, entry + extra, run_id, tmp)
 
 
 def _nodes(stack: Any) -> dict[str, bool]:
@@ -82,13 +69,13 @@ def _watch_trials(stack: Any, client: Any, sub: str) -> tuple[int, set[str]]:
 def test_trials_run_on_the_workers_only_and_half_gpus_pack_two_per_worker(stack, endpoint, tmp_path):
     nodes = _nodes(stack)
     assert sorted(nodes.values()) == [False, False, True], nodes  # a head and two workers
-    tune = {"cpus_per_trial": 0.25, "gpus_per_trial": 0.5, "num_samples": 4, "max_epochs": 12}
+    tune = {"cpus_per_trial": 0.25, "gpus_per_trial": 0.5, "num_samples": 4, "max_epochs": 12, "patience": 0}
     base = dataset_copy("pump_fleet", "placed_sensor")
     ds = base.model_copy(update={"tune": base.tune.model_copy(update=tune)})
     commit = publish_partition(stack, endpoint, ds, "2025-05-01", "ray__placement", assets=12, rows_per_segment=256)
     client, sub = _train(stack, ds, commit, "ray__placement", tmp_path, "")
     most, on = _watch_trials(stack, client, sub)
-    result = _wait(client, sub)
+    result, _ = wait_job(client, sub)
     workers = {n for n, head in nodes.items() if not head}
     assert on == workers, "trials must spread over both workers and never run on the head"
     assert most == 4, f"{most} trials at once: 0.5 GPU a trial packs two onto each worker's one GPU"
@@ -101,7 +88,9 @@ def test_trials_run_on_the_workers_only_and_half_gpus_pack_two_per_worker(stack,
 def test_a_worker_node_lost_mid_search_then_tune_finishes_on_the_other(stack, endpoint, tmp_path):
     base = dataset_copy("pump_fleet", "node_loss_sensor")
     assert base.tune.max_failures >= 1
-    ds = base.model_copy(update={"tune": base.tune.model_copy(update={"num_samples": 2, "max_epochs": 30})})
+    ds = base.model_copy(
+        update={"tune": base.tune.model_copy(update={"num_samples": 2, "max_epochs": 30, "patience": 0})}
+    )
     commit = publish_partition(stack, endpoint, ds, "2025-05-02", "ray__node_loss", assets=24, rows_per_segment=512)
     client, sub = _train(stack, ds, commit, "ray__node_loss", tmp_path, "")
     deadline = time.monotonic() + 240
@@ -116,7 +105,7 @@ def test_a_worker_node_lost_mid_search_then_tune_finishes_on_the_other(stack, en
     before = set(_nodes(stack))
     os.killpg(stack.pid(victim), signal.SIGKILL)
     try:
-        result = _wait(client, sub)
+        result, _ = wait_job(client, sub)
     finally:
         stack.up()  # the node back, as a supervisor would (later tests need both)
     assert result["trial_errors"] == 0, result

@@ -31,8 +31,14 @@ def test_the_shipped_config_is_valid():
 
 def test_defaults_fill_an_entry(tmp_path):
     ds = _load(tmp_path, GOOD).datasets[0]
-    assert ds.tune.num_samples >= 1 and ds.gate.metric == "holdout_accuracy"
+    assert ds.tune.num_samples >= 1 and ds.gate.metric == "holdout_macro_f1"
+    assert ds.tune.patience > 0 and ds.tune.class_weights == "balanced" and ds.split.unit == "auto"
     assert ds.landing.conn_id == "aws_landing"
+
+
+def test_recall_floors_must_name_configured_labels(tmp_path):
+    loaded = _load(tmp_path, GOOD + "    gate: {floor: 0.8, recall_floors: {cavitation: 0.5}}\n")
+    assert "gate.recall_floors names unknown labels ['cavitation']" in next(iter(loaded.errors.values()))
 
 
 def test_a_typo_names_the_entry_and_field(tmp_path):

@@ -129,3 +129,36 @@ def test_reproduced_metrics_are_compared_within_the_tolerance():
         "DIFFERS holdout_macro_f1: registered 0.9000, reproduced missing",
     ]
     assert compare_metrics({"holdout_accuracy": 1.0}, {"holdout_accuracy": 0.9}, 0.05)[0].startswith("DIFFERS")
+
+
+def test_a_majority_class_model_passes_on_accuracy_but_fails_on_macro_f1_and_recall_floors():
+    """90/5/5 holdout: always answering the majority class scores accuracy 0.90."""
+    from include.retrain.ml import metrics
+
+    labels = ["normal", "bearing_fault", "imbalance"]
+    y = np.array([0] * 90 + [1] * 5 + [2] * 5)
+    scores = {f"holdout_{k}": v for k, v in metrics.summary(y, np.zeros_like(y), labels).items()}
+    assert scores["holdout_accuracy"] == pytest.approx(0.90)
+    assert decide("holdout_accuracy", scores, 0.9, 0.0)["promote"]  # what the old default let through
+    d = decide("holdout_macro_f1", scores, 0.9, 0.0)
+    assert not d["promote"] and d["reason"].startswith("holdout_macro_f1 0.3158 < floor 0.9000")
+    d = decide("holdout_accuracy", scores, 0.9, 0.0, recall_floors={"bearing_fault": 0.5})
+    assert not d["promote"] and d["reason"] == "recall of 'bearing_fault' 0.0000 < its floor 0.5000"
+
+
+def test_a_failed_job_names_its_error_and_whether_a_retry_can_help(capsys):
+    from include.retrain.jobs import submission
+    from include.retrain.ml.splits import SplitUnfit
+
+    def unfit() -> None:
+        raise SplitUnfit("dataset 'pump': class 'x' has no holdout samples")
+
+    with pytest.raises(SystemExit):
+        submission.run_job(unfit)
+    err = submission.parse_error("first line of the job\n" + capsys.readouterr().out)
+    assert err == submission.JobError("dataset 'pump': class 'x' has no holdout samples", retry=False)
+    traceback = (
+        'starting\nTraceback (most recent call last):\n  File "x.py", line 1\nray.exceptions.RayTaskError: boom\n'
+    )
+    assert submission.parse_error(traceback) == submission.JobError("ray.exceptions.RayTaskError: boom", retry=True)
+    assert submission.parse_error("nothing useful\n") is None

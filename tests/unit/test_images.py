@@ -47,9 +47,12 @@ def test_good_images_pass_and_the_batch_is_balanced(report):
     assert "index.html" in report.html_pages
 
 
-def test_a_missing_class_fails_the_batch():
+def test_a_missing_class_is_a_warning_by_default_and_fails_the_batch_on_request():
     files = [f for f in generate.image_partition(DS, "2026-11-01", per_class=5) if "/crack/" not in f.key]
     rep = validate_image_files(DS, {f.key: f.body for f in files})
+    assert rep.passed and rep.batch_warnings == ["class balance: no image of ['crack'] in the batch"]
+    strict = DS.model_copy(update={"validation": DS.validation.model_copy(update={"class_share": "fail"})})
+    rep = validate_image_files(strict, {f.key: f.body for f in files})
     assert not rep.passed
     assert "class balance: no image of ['crack'] in the batch" in rep.failure_message()
 

@@ -21,6 +21,8 @@ from urllib.parse import quote
 
 from airflow.sdk import BaseHook, BaseNotifier
 
+from .notes import set_dag_run_note
+
 log = logging.getLogger(__name__)
 ALERT_CONN = "retrain_alerts"
 MAIL_CONN = "retrain_alerts_smtp"
@@ -47,6 +49,14 @@ def payload(
         "reason": reason[:4000],
         "link": link,
     }
+
+
+def failure_note(alert: dict[str, Any]) -> str:
+    """The DAG-run note of a failed run (the summary task does not run then): the error, the link."""
+    error = alert["reason"].strip().splitlines()[0] if alert["reason"].strip() else "unknown error"
+    return (
+        f"**Failed** at `{alert['task_id']}` (try {alert['try_number']}): {error[:500]}\n\n[Task log]({alert['link']})"
+    )
 
 
 def deadline_payload(
@@ -97,6 +107,7 @@ class RetrainFailureNotifier(BaseNotifier):
             conf.get("api", "base_url"),
         )
         log.error("RETRAIN ALERT %s", json.dumps(alert))
+        set_dag_run_note(ti.dag_id, ti.run_id, failure_note(alert))
         if _connection(self.conn_id) is not None:
             _post(self.conn_id, alert, context)
         mail = _connection(self.mail_conn_id)

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from ..handoffs import RayJob
@@ -129,6 +129,11 @@ class RayJobOperator(LinksMixin, BaseOperator):
         client = submission.job_client(ray_address(self.ray_conn_id), ray_token(self.ray_conn_id))
         logs = client.get_job_logs(sub_id)
         if status != "SUCCEEDED":
-            tail = "\n".join(logs.splitlines()[-30:])
-            raise AirflowException(f"Ray job {sub_id} ended {status}. Last lines of its log:\n{tail}")
+            tail = "\n".join(line for line in logs.splitlines()[-30:] if not line.startswith(submission.ERROR_PREFIX))
+            error = submission.parse_error(logs)
+            if error is not None and not error.retry:
+                # the same data fails the same way: fail now, and alert, instead of retrying
+                raise AirflowFailException(f"{error.message}\n(Ray job {sub_id} ended {status}; not retried)")
+            head = error.message if error else f"Ray job {sub_id} ended {status}"
+            raise AirflowException(f"{head}\nRay job {sub_id} ended {status}. Last lines of its log:\n{tail}")
         return {"submission_id": sub_id, "status": status, "action": action, "result": submission.parse_result(logs)}

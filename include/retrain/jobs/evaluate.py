@@ -1,7 +1,7 @@
 """Ray job: score the candidate and the current champion on the same pinned holdout.
 
-The holdout is every window whose asset hashes into the holdout split, read at
-the candidate's lakeFS commit; both models see exactly the same windows.
+The holdout is every sample whose split unit (ml/splits.py) hashes into the holdout split, read
+at the candidate's lakeFS commit; both models see exactly the same samples.
 
     python -m include.retrain.jobs.evaluate --dataset pump_fleet --commit <id> --run-id <candidate run>
 """
@@ -19,7 +19,7 @@ from ..handoffs import Evaluation
 from ..lake import lakefs_io
 from ..ml import dataset, metrics
 from ..release import registry
-from .submission import emit_result
+from .submission import emit_result, run_job
 
 
 def misclassified_grid(
@@ -54,13 +54,15 @@ def evaluate(ds: config_mod.DatasetConfig, commit: str, run_id: str) -> Evaluati
     from ..ml import models
 
     evaluated_at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-    holdout = dataset.load_splits(ds, commit, lakefs_io.client_from_env())["holdout"]
-    if len(holdout) == 0:
-        raise SystemExit(f"the holdout at {commit[:12]} is empty: add assets (the split hashes asset ids)")
+    # the split recorded by the training (SplitUnfit, no retry, if a class misses the holdout)
+    split = dataset.load_splits(ds, commit, lakefs_io.client_from_env())
+    holdout = split["holdout"]
+    print(f"holdout of {len(holdout)} samples, split {split.plan.describe()}", flush=True)
     labels = ds.labels
     candidate = mlflow.pytorch.load_model(f"runs:/{run_id}/model")
     pred = models.predict(candidate, holdout.x)
     scores = {f"holdout_{k}": v for k, v in metrics.summary(holdout.y, pred, labels).items()}
+    scores |= {f"holdout_support_{lab}": float((holdout.y == i).sum()) for i, lab in enumerate(labels)}
     champ_version = registry.champion_version(mlflow.get_tracking_uri(), ds.model_name)
     if champ_version is not None:
         champ = mlflow.pytorch.load_model(f"models:/{ds.model_name}/{champ_version}")
@@ -102,4 +104,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_job(main)

@@ -6,7 +6,10 @@
   cleared ``evaluate`` scores against today's champion, a cleared ``train`` trains again);
 * the runtime env: the ``include`` folder (this package, datasets.yaml, reference images), and
   nothing of the dev stack;
-* the result protocol: a job prints one ``RETRAIN_RESULT {json}`` line last.
+* the result protocol: a job prints one ``RETRAIN_RESULT {json}`` line last;
+* the error protocol: a job that fails prints one ``RETRAIN_ERROR {json}`` line with its error
+  and whether a retry could help (bad data, a split that cannot be made: no), so the task log, the
+  alert and the run note quote the error, not the job's first log lines.
 """
 
 from __future__ import annotations
@@ -14,11 +17,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 RESULT_PREFIX = "RETRAIN_RESULT "
+ERROR_PREFIX = "RETRAIN_ERROR "
+# The last line of a Python traceback: "package.module.SomeError: message".
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Failure)\b(?::.*)?$")
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 INCLUDE_DIR = Path(__file__).resolve().parents[2]
 # Never shipped to a job: caches and editor droppings (gitignore syntax, relative to INCLUDE_DIR).
@@ -141,3 +149,51 @@ def parse_result(logs: str) -> dict[str, Any]:
 def emit_result(result: Mapping[str, Any]) -> None:
     """Print a job's structured result for :func:`parse_result` (call it last in an entrypoint)."""
     print(RESULT_PREFIX + json.dumps(result, sort_keys=True), flush=True)
+
+
+@dataclass(frozen=True)
+class JobError:
+    message: str
+    retry: bool  # whether running the job again could succeed
+
+
+def emit_error(message: str, retry: bool) -> None:
+    """Print a job's error for :func:`parse_error`."""
+    print(ERROR_PREFIX + json.dumps({"message": message, "retry": retry}), flush=True)
+
+
+def parse_error(logs: str) -> JobError | None:
+    """A failed job's error: its ``RETRAIN_ERROR`` line, else the last line of its last traceback."""
+    lines = logs.splitlines()
+    for line in reversed(lines):
+        if line.startswith(ERROR_PREFIX):
+            data = json.loads(line[len(ERROR_PREFIX) :])
+            return JobError(str(data["message"]), bool(data["retry"]))
+    for line in reversed(lines):
+        if _EXCEPTION_LINE.match(line.strip()):
+            return JobError(line.strip(), True)
+    return None
+
+
+def run_job(entrypoint: Callable[[], None]) -> None:
+    """Run a job's ``main``, announcing any error with :func:`emit_error` before the job exits 1.
+
+    Errors that the same inputs raise again (bad data at the commit, a split that cannot be made,
+    a bad config entry) say ``retry: false``: retrying only delays the alert.
+    """
+    from ..config import ConfigError  # here, not at the top: the DAG files import this module
+    from ..ml.dataset import UntrustedData
+    from ..ml.splits import SplitUnfit
+
+    try:
+        entrypoint()
+    except (SplitUnfit, UntrustedData, ConfigError) as exc:
+        emit_error(str(exc), retry=False)
+        sys.exit(1)
+    except SystemExit as exc:
+        if isinstance(exc.code, str):  # raise SystemExit("message"): the job's own clear error
+            emit_error(exc.code, retry=True)
+        raise
+    except Exception as exc:
+        emit_error(f"{type(exc).__name__}: {exc}", retry=True)
+        raise

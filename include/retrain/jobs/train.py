@@ -20,7 +20,7 @@ from .. import config as config_mod
 from ..handoffs import TrainResult
 from ..lake import lakefs_io
 from ..ml import dataset, features, training
-from .submission import emit_result
+from .submission import emit_result, run_job
 
 SELECT_METRIC = {"holdout_accuracy": "val_accuracy", "holdout_macro_f1": "val_macro_f1"}
 
@@ -67,6 +67,7 @@ def train_trial(hp: dict[str, Any], arrays: dict[str, Any]) -> None:
     }
     for k, v in placement.items():
         client.set_tag(child, k, v)
+    plateau = training.Plateau(int(arrays["patience"]), start)
     for report in training.epochs(
         model,
         opt,
@@ -79,6 +80,7 @@ def train_trial(hp: dict[str, Any], arrays: dict[str, Any]) -> None:
         int(arrays["max_epochs"]),
         device=device,
         mixed_precision=bool(arrays["mixed_precision"]),
+        loss_weights=arrays["loss_weights"],
     ):
         epoch = int(report["epoch"]) - 1
         client.log_batch(
@@ -95,6 +97,10 @@ def train_trial(hp: dict[str, Any], arrays: dict[str, Any]) -> None:
                 Path(d) / "state.pt",
             )
             tune.report(report, checkpoint=tune.Checkpoint.from_directory(d))
+        if plateau.update(float(report[arrays["select"]])):
+            print(f"early stop after epoch {epoch + 1}: {arrays['select']} {plateau.describe()}", flush=True)
+            client.set_tag(child, "early_stopped_at_epoch", str(epoch + 1))
+            break
     client.set_terminated(child)
 
 
@@ -187,17 +193,21 @@ def tune_and_log(
     from ..ml import models
 
     t0 = time.monotonic()
-    splits = dataset.load_splits(ds, commit, lakefs_io.client_from_env())
+    # raises SplitUnfit (no retry) before any training when a class misses a split
+    splits = dataset.load_splits(ds, commit, lakefs_io.client_from_env(), record=True)
     train, val = splits["train"], splits["val"]
-    if len(train) == 0 or len(val) == 0:
-        raise SystemExit(f"not enough data at {commit[:12]}: {len(train)} train and {len(val)} val samples")
     # testing knob: systematic mislabelling makes a deliberately worse candidate; the holdout stays clean
     train_y = training.noisy_labels(train.y, train_label_noise, len(ds.labels), seed)
     mean, std = features.channel_stats(train.x)
+    loss_weights = training.class_weights(train_y, len(ds.labels), ds.tune.class_weights)
+    counts = features.class_counts(splits.parts, ds.labels)
     print(
         f"data {ds.repository}@{commit[:12]}: "
         + ", ".join(f"{k}={len(v)}" for k, v in splits.items())
-        + f" samples; loaded in {time.monotonic() - t0:.1f}s",
+        + f" samples; loaded in {time.monotonic() - t0:.1f}s\n"
+        + f"split {splits.plan.describe()} ({splits.plan.reason})\n"
+        + "samples per class (train/val/holdout): "
+        + ", ".join(f"{lab} {'/'.join(str(counts[s][lab]) for s in features.SPLITS)}" for lab in ds.labels),
         flush=True,
     )
 
@@ -221,8 +231,13 @@ def tune_and_log(
                 "train_samples": len(train),
                 "val_samples": len(val),
                 "train_label_noise": train_label_noise,
+                "patience": ds.tune.patience,
+                "class_weights": ds.tune.class_weights,
+                "split_unit": splits.plan.unit,
+                "split_block_seconds": splits.plan.block_seconds or "",
             }
         )
+        mlflow.log_metrics({f"train_support_{lab}": float(counts["train"][lab]) for lab in ds.labels})
         arrays = {
             "train_x": train.x,
             "train_y": train_y,
@@ -233,6 +248,9 @@ def tune_and_log(
             "labels": ds.labels,
             "augment": ds.augment,
             "max_epochs": max_epochs,
+            "patience": ds.tune.patience,
+            "select": select,
+            "loss_weights": loss_weights,
             "cpus_per_trial": ds.tune.cpus_per_trial,
             "mixed_precision": ds.tune.mixed_precision,
             "experiment_id": parent.info.experiment_id,
@@ -295,6 +313,8 @@ def tune_and_log(
             "best_val_macro_f1": best_metrics["best_val_macro_f1"],
             "seconds": round(time.monotonic() - t0, 1),
             "ray_version": ray.__version__,
+            "split": splits.plan.describe(),
+            "samples": counts,
         }
     return result
 
@@ -327,4 +347,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_job(main)

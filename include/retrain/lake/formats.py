@@ -7,6 +7,7 @@ file means the same thing to each of them.
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -82,26 +83,70 @@ def _is_number(values: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
-def decode_image(body: bytes) -> tuple[str, np.ndarray, str, tuple[int, int]]:
-    """(format, grayscale float array, original mode, (width, height)); raises ValueError if unreadable."""
+# Pixels an image may have before it is refused unread (Pillow's decompression-bomb guard is
+# 89 M by default and raises an exception of its own; a line camera frame is a few megapixels).
+MAX_IMAGE_PIXELS = 50_000_000
+# How images that are not 8-bit grayscale become what the model sees (docs/configuration.md):
+# 16-bit grayscale is scaled from the full 16-bit range (value / 257); palette images go through
+# their palette; transparency is flattened onto white; colour is converted to luminance (ITU-R
+# 601-2, Pillow's "L"). Floating-point and 32-bit integer images beyond 16 bits are refused.
+SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
+
+
+def _gray(img: Any) -> tuple[np.ndarray, str | None]:
+    """(float32 gray 0..255, what was converted or None); raises ValueError for refused modes."""
+    from PIL import Image
+
+    mode = img.mode
+    if mode == "L":
+        return np.asarray(img, dtype=np.float32), None
+    if mode in SIXTEEN_BIT_MODES or mode == "I":
+        values = np.asarray(img).astype(np.float64)
+        if mode == "I" and values.size and (values.min() < 0 or values.max() > 65535):
+            raise ValueError("32-bit integer image with values beyond 16 bits: no safe scaling to 8 bits")
+        return (values / 257.0).astype(np.float32), f"16-bit {mode} scaled to 8-bit gray (value / 257)"
+    if mode == "F":
+        raise ValueError("floating-point image (mode F): no safe scaling to 8 bits")
+    transparent = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info)
+    if transparent:
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        gray = Image.alpha_composite(white, rgba).convert("L")
+        return np.asarray(gray, dtype=np.float32), f"{mode} flattened onto white and converted to gray"
+    return np.asarray(img.convert("L"), dtype=np.float32), f"{mode} converted to gray"
+
+
+def decode_image(body: bytes) -> tuple[str, np.ndarray, str, tuple[int, int], str | None]:
+    """(format, grayscale float array, original mode, (width, height), conversion note or None).
+
+    Raises ValueError (with the reason) for anything that is not a usable image: it does not
+    decode, has more than ``MAX_IMAGE_PIXELS`` pixels (checked from the header, before decoding),
+    or has a pixel format with no safe conversion to 8-bit gray.
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(io.BytesIO(body)) as img:
+            width, height = img.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise ValueError(
+                    f"oversized: {width}x{height} = {width * height:,} pixels > {MAX_IMAGE_PIXELS:,} (not decoded)"
+                )
             img.load()  # forces a full decode: truncated files fail here
-            fmt, mode, size = str(img.format), img.mode, img.size
-            gray = np.asarray(img.convert("L"), dtype=np.float32)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            fmt, mode = str(img.format), img.mode
+            gray, note = _gray(img)
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ValueError(f"image does not decode: {type(exc).__name__}: {exc}") from exc
-    return fmt, gray, mode, size
+    return fmt, gray, mode, (width, height), note
 
 
 def image_array(body: bytes, size: tuple[int, int]) -> np.ndarray:
-    """A (1, H, W) float32 array in 0..255 at the configured size (H, W): what the model sees."""
+    """A (1, H, W) float32 array in 0..255 at the configured size (H, W): what the model sees,
+    converted by the rules of :func:`decode_image`."""
     from PIL import Image
 
-    with Image.open(io.BytesIO(body)) as img:
-        gray = img.convert("L")
-        if gray.size != (size[1], size[0]):
-            gray = gray.resize((size[1], size[0]))
-        return np.asarray(gray, dtype=np.float32)[None]
+    gray = decode_image(body)[1]
+    if gray.shape != (size[0], size[1]):
+        resized = Image.fromarray(gray.astype(np.float32), mode="F").resize((size[1], size[0]))
+        gray = np.asarray(resized, dtype=np.float32)
+    return gray[None]

@@ -7,6 +7,8 @@ model sees it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,7 +18,7 @@ from ..config import DatasetConfig, SensorSpec
 from ..lake import lakefs_io
 from ..lake.formats import IMAGE_SUFFIXES, SENSOR_SUFFIXES, image_array, read_sensor_file
 from ..lake.lakefs_io import DATA_PREFIX
-from . import features
+from . import features, splits
 
 
 class UntrustedData(ValueError):
@@ -98,9 +100,42 @@ def load_image_samples(ds: DatasetConfig, commit: str, clt: Any) -> features.Sam
     return features.Samples(np.stack(xs), np.asarray(ys, np.int64), np.asarray(keys, dtype=object))
 
 
-def load_splits(ds: DatasetConfig, commit: str, clt: Any) -> dict[str, features.Samples]:
-    """Samples of every split; the holdout is the same for every model evaluated on this commit."""
+@dataclass
+class SplitSamples:
+    """The samples of each split and the plan that split them."""
+
+    parts: dict[str, features.Samples]
+    plan: splits.SplitPlan
+
+    def __getitem__(self, name: str) -> features.Samples:
+        return self.parts[name]
+
+    def items(self) -> Iterable[tuple[str, features.Samples]]:
+        return self.parts.items()
+
+
+def load_splits(ds: DatasetConfig, commit: str, clt: Any, record: bool = False) -> SplitSamples:
+    """Samples of every split; the holdout is the same for every model evaluated on this commit.
+
+    The split plan is the configured one, else the one recorded in lakeFS, else decided from the
+    data at ``commit`` (and recorded when ``record``: the training job records, so the evaluation
+    and later nights use the same). Raises :class:`~.splits.SplitUnfit` (with the counts) unless
+    every class has samples in every split.
+    """
+    plan = splits.configured_plan(ds)
+    decided = False
     if ds.modality == "image":
-        return features.split(load_image_samples(ds, commit, clt))
-    assert ds.sensor is not None
-    return features.split(features.sensor_windows(load_sensor_table(ds, commit, clt), ds.sensor))
+        samples = load_image_samples(ds, commit, clt)
+    else:
+        assert ds.sensor is not None
+        table = load_sensor_table(ds, commit, clt)
+        plan = plan or splits.read_record(clt, ds.repository)
+        if plan is None:
+            plan, decided = splits.decide_sensor_plan(ds, table, commit), True
+        samples = features.sensor_windows(table, ds.sensor, plan.block_seconds if plan.unit == "time" else None)
+    assert plan is not None
+    parts = features.split(samples)
+    splits.check_coverage(ds, plan, features.class_counts(parts, ds.labels))
+    if decided and record:
+        splits.write_record(clt, ds.repository, plan)
+    return SplitSamples(parts, plan)

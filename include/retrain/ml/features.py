@@ -1,11 +1,11 @@
 """Turn validated tables into model inputs: windows, stable splits, normalisation.
 
-Pure numpy/pandas; the training job and the tests share it.
+Pure numpy/pandas; the training job and the tests share it. Which unit a split holds out is
+decided in :mod:`.splits`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from dataclasses import dataclass
 
@@ -13,16 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import SensorSpec
-
-SPLITS = ("train", "val", "holdout")
-# Cumulative bounds of the stable split: 70 % train, 15 % val, 15 % holdout.
-_BOUNDS = (0.70, 0.85)
-
-
-def split_of(key: str) -> str:
-    """The split of a sample key (asset id, or an image's sha256); never changes across retrains."""
-    h = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
-    return "train" if h < _BOUNDS[0] else ("val" if h < _BOUNDS[1] else "holdout")
+from .splits import SPLITS, block_starts, nanoseconds, split_of
 
 
 @dataclass
@@ -40,10 +31,13 @@ class Samples:
         return Samples(self.x[mask], self.y[mask], self.keys[mask])
 
 
-def sensor_windows(df: pd.DataFrame, spec: SensorSpec) -> Samples:
+def sensor_windows(df: pd.DataFrame, spec: SensorSpec, block_seconds: float | None = None) -> Samples:
     """Fixed-length windows of consecutive rows of one asset that share one label.
 
-    Rows are ordered by timestamp per asset; a window never crosses an asset or a label change.
+    Rows are ordered by timestamp per asset. A window never crosses an asset, a label change, a
+    gap longer than ``spec.max_gap`` median sample intervals (of that asset) or, with
+    ``block_seconds``, the edge of a time block. Keys are the split units: the asset, or
+    ``<asset>|<block start in ns>`` with ``block_seconds``.
     """
     label_index = {label: i for i, label in enumerate(spec.labels)}
     xs, ys, keys = [], [], []
@@ -51,14 +45,22 @@ def sensor_windows(df: pd.DataFrame, spec: SensorSpec) -> Samples:
     for asset, group in df.groupby(spec.asset_column, sort=True):
         values = group[spec.channels].to_numpy(dtype=np.float32)
         labels = group[spec.label_column].to_numpy()
-        # start of each run of equal labels
-        change = np.flatnonzero(labels[1:] != labels[:-1]) + 1
-        bounds = np.concatenate([[0], change, [len(labels)]])
+        ns = nanoseconds(group[spec.timestamp_column])
+        steps = np.diff(ns)
+        breaks = labels[1:] != labels[:-1]
+        moving = steps[steps > 0]
+        if len(moving):
+            breaks |= steps > spec.max_gap * float(np.median(moving))
+        blocks = block_starts(ns, block_seconds) if block_seconds else None
+        if blocks is not None:
+            breaks |= blocks[1:] != blocks[:-1]
+        bounds = np.concatenate([[0], np.flatnonzero(breaks) + 1, [len(labels)]])
         for start, end in itertools.pairwise(bounds):
+            key = str(asset) if blocks is None else f"{asset}|{blocks[start]}"
             for s in range(start, end - spec.window + 1, spec.stride):
                 xs.append(values[s : s + spec.window].T)
                 ys.append(label_index[labels[start]])
-                keys.append(asset)
+                keys.append(key)
     if not xs:
         return Samples(
             np.zeros((0, len(spec.channels), spec.window), np.float32), np.zeros(0, np.int64), np.zeros(0, dtype=object)
@@ -67,8 +69,14 @@ def sensor_windows(df: pd.DataFrame, spec: SensorSpec) -> Samples:
 
 
 def split(w: Samples) -> dict[str, Samples]:
+    """The samples of each split, by the hash of their unit key."""
     names = np.array([split_of(str(k)) for k in w.keys])
     return {name: w.subset(names == name) for name in SPLITS}
+
+
+def class_counts(parts: dict[str, Samples], labels: list[str]) -> dict[str, dict[str, int]]:
+    """Samples per split and label: ``{split: {label: count}}``."""
+    return {s: {lab: int((parts[s].y == i).sum()) for i, lab in enumerate(labels)} for s in SPLITS}
 
 
 def channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -64,6 +64,7 @@ def params_from_registry(client: Any, model: str, version: str) -> dict[str, Any
             "seed": int(p["seed"]),
             "epochs": int(p["best_epoch"]),
             "label_noise": float(p.get("train_label_noise", 0.0)),
+            "class_weights": p.get("class_weights", "none"),
             "hp": hp,
         },
         "registered": {k: float(m[k]) for k in ("holdout_accuracy", "holdout_macro_f1") if k in m},
@@ -90,6 +91,7 @@ def fetch() -> None:
     ds = config_mod.get(params["dataset"])
     splits = dataset.load_splits(ds, params["lakefs"]["commit"], lakefs_io.client_from_env())
     arrays = {f"{name}_{part}": getattr(s, part) for name, s in splits.items() for part in ("x", "y")}
+    print(f"split {splits.plan.describe()} ({splits.plan.reason})")
     DATA.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(DATA, labels=np.array(ds.labels), **arrays)
     print(f"{DATA}: " + ", ".join(f"{name}={len(s)}" for name, s in splits.items()))
@@ -121,6 +123,7 @@ def train() -> None:
         ds.augment,
         0,
         t["epochs"],
+        loss_weights=training.class_weights(train_y, len(labels), str(t.get("class_weights", "none"))),
     ):
         print(json.dumps(report), flush=True)
     MODEL.parent.mkdir(parents=True, exist_ok=True)

@@ -48,6 +48,36 @@ def noisy_labels(y: np.ndarray, fraction: float, n_labels: int, seed: int) -> np
     return out
 
 
+class Plateau:
+    """Early stopping: :meth:`update` says True once the metric has not improved for ``patience``
+    epochs in a row (never with ``patience`` 0)."""
+
+    def __init__(self, patience: int, start: int = 0) -> None:
+        self.patience = patience
+        self.best = float("-inf")
+        self.best_epoch = start  # a resumed trial counts from the epoch it resumed at
+        self.seen = start
+
+    def update(self, value: float) -> bool:
+        self.seen += 1
+        if value > self.best:
+            self.best, self.best_epoch = value, self.seen
+        return self.patience > 0 and self.seen - self.best_epoch >= self.patience
+
+    def describe(self) -> str:
+        return f"best {self.best:.4f} at epoch {self.best_epoch}, no better for {self.seen - self.best_epoch} epochs"
+
+
+def class_weights(y: np.ndarray, n_labels: int, policy: str) -> np.ndarray | None:
+    """Loss weights per label: ``balanced`` gives n / (labels present * n_label) (scikit-learn's
+    "balanced"; 0 for a label with no sample), ``none`` gives None (an unweighted loss)."""
+    if policy == "none":
+        return None
+    counts = np.bincount(y, minlength=n_labels).astype(np.float64)
+    present = int((counts > 0).sum())
+    return np.where(counts > 0, len(y) / (max(present, 1) * np.maximum(counts, 1)), 0.0).astype(np.float32)
+
+
 def epochs(
     model: Any,
     opt: Any,
@@ -60,13 +90,15 @@ def epochs(
     stop: int,
     device: str = "cpu",
     mixed_precision: bool = False,
+    loss_weights: np.ndarray | None = None,
 ) -> Iterator[dict[str, float]]:
     """Train epochs ``start``..``stop-1``; after each, yield its report (loss, validation metrics).
 
     Batches come from a generator seeded by ``hp["seed"]`` and advanced through the skipped
     epochs, so a resumed trial sees the same batches as an uninterrupted one. On ``cuda`` the
     model and each batch live on the GPU (batches copied from pinned memory), and
-    ``mixed_precision`` trains under float16 autocast with a gradient scaler.
+    ``mixed_precision`` trains under float16 autocast with a gradient scaler. ``loss_weights``
+    (per label, see :func:`class_weights`) weigh the cross-entropy.
     """
     import torch
 
@@ -82,7 +114,8 @@ def epochs(
     gen = torch.Generator().manual_seed(int(hp["seed"]))
     for _ in range(start):
         torch.randperm(len(y), generator=gen)
-    loss_fn = torch.nn.CrossEntropyLoss()
+    weight = None if loss_weights is None else torch.as_tensor(loss_weights, dtype=torch.float32).to(device)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
     batch = int(hp["batch_size"])
     for epoch in range(start, stop):
         model.train()

@@ -35,8 +35,8 @@ def image_problems(path: str, facts: image_measures.ImageFacts, ds: DatasetConfi
         out.append(f"format {facts.format} is not allowed ({', '.join(spec.formats)})")
     if (facts.height, facts.width) != tuple(spec.size):
         out.append(f"size {facts.width}x{facts.height}, expected {spec.size[1]}x{spec.size[0]}")
-    if facts.mode != spec.mode:
-        out.append(f"mode {facts.mode}, expected {spec.mode}")
+    if spec.mode and facts.mode != spec.mode:
+        out.append(f"mode {facts.mode}, expected {spec.mode} (image.mode)")
     if facts.mean > v.max_mean:
         out.append(f"over-exposed (mean {facts.mean:.0f} > {v.max_mean:g})")
     elif facts.mean < v.min_mean:
@@ -111,14 +111,28 @@ def validate_image_files(ds: DatasetConfig, files: Files) -> ValidationReport:
         seen.setdefault(facts.sha256, path)
         if fr.ok:
             rows.append({**asdict(facts), "label": path.split("/")[-2], "path": path})
+        if facts.converted:
+            fr.notes.append(facts.converted)
     if rows:
         table = pd.DataFrame(rows)
         table["label_share"] = table.groupby("label")["label"].transform("size") / len(table)
+        balance = []
         missing = set(spec.labels) - set(table["label"])
         if missing and ds.validation.min_class_share > 0:
-            report.batch_reasons.append(f"class balance: no image of {sorted(missing)} in the batch")
+            balance.append(f"class balance: no image of {sorted(missing)} in the batch")
         run = GXRun(f"{ds.name}_images", lambda: batch_expectations(ds))
-        report.batch_reasons += [_batch_reason(r, ds) for r in run.validate("images", table)]
+        for reason in (_batch_reason(r, ds) for r in run.validate("images", table)):
+            (balance if reason.startswith("class balance") else report.batch_reasons).append(reason)
+        if ds.validation.class_share == "fail":
+            report.batch_reasons += balance
+        else:
+            report.batch_warnings += balance
         report.html_pages = run.html()
-    log.info("validated %d images: %d bad, batch: %s", len(report.files), len(report.bad), report.batch_reasons or "ok")
+    log.info(
+        "validated %d images: %d bad, batch: %s%s",
+        len(report.files),
+        len(report.bad),
+        report.batch_reasons or "ok",
+        f" (warnings: {'; '.join(report.batch_warnings)})" if report.batch_warnings else "",
+    )
     return report

@@ -28,6 +28,7 @@ class ImageFacts:
     std: float
     blur: float  # variance of the Laplacian: low means blurred
     ssim: float | None  # against the reference image, when one is configured
+    converted: str | None = None  # how a non-8-bit-gray image was converted (lake/formats.py)
 
 
 def laplacian_variance(gray: np.ndarray) -> float:
@@ -47,7 +48,7 @@ def ssim(gray: np.ndarray, reference: np.ndarray) -> float:
 
 
 def measure(body: bytes, reference: np.ndarray | None) -> ImageFacts:
-    fmt, gray, mode, (width, height) = decode_image(body)
+    fmt, gray, mode, (width, height), converted = decode_image(body)
     return ImageFacts(
         sha256=hashlib.sha256(body).hexdigest(),
         format=fmt,
@@ -58,4 +59,5 @@ def measure(body: bytes, reference: np.ndarray | None) -> ImageFacts:
         std=float(gray.std()),
         blur=laplacian_variance(gray),
         ssim=ssim(gray, reference) if reference is not None else None,
+        converted=converted,
     )

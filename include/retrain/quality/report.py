@@ -41,6 +41,7 @@ class ValidationReport:
     max_bad_fraction: float
     html_pages: dict[str, str] = field(default_factory=dict)  # relative path -> html
     batch_reasons: list[str] = field(default_factory=list)  # distribution-level failures of the batch
+    batch_warnings: list[str] = field(default_factory=list)  # recorded, not failing (validation.class_share: warn)
     already_valid: int = 0
 
     @property
@@ -90,6 +91,7 @@ class ValidationReport:
             "bad_fraction": round(self.bad_fraction, 4),
             "max_bad_fraction": self.max_bad_fraction,
             "batch_reasons": self.batch_reasons,
+            "batch_warnings": self.batch_warnings,
             "files": files,
             "gx_html": sorted(self.html_pages),
         }

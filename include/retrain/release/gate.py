@@ -1,4 +1,4 @@
-"""The promotion gate: an absolute floor, and no regression against the champion."""
+"""The promotion gate: an absolute floor, no regression against the champion, optional recall floors."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ def decide(
     force_promote: bool = False,
     compared_with: str | None = None,
     evaluated_at: str | None = None,
+    recall_floors: dict[str, float] | None = None,
 ) -> GateDecision:
     """Decide on a candidate from its holdout ``scores`` (which hold ``champion_<metric>`` when a champion exists).
 
     Passes when ``metric >= floor`` and ``metric >= champion - max_regression``; a first model
-    needs only the floor. ``force_promote`` promotes anyway and says so in the reason.
+    needs only the floor. ``recall_floors`` ({label: minimum}) also require the holdout recall
+    ``holdout_recall_<label>`` of those labels. ``force_promote`` promotes anyway and says so.
     """
     if metric not in scores:
         raise ValueError(f"gate metric '{metric}' missing from the evaluation (have: {', '.join(sorted(scores))})")
@@ -30,6 +32,12 @@ def decide(
         failures.append(
             f"{metric} {value:.4f} regresses more than {max_regression:.4f} below the champion's {float(champion):.4f}"
         )
+    for label, minimum in (recall_floors or {}).items():
+        recall = scores.get(f"holdout_recall_{label}")
+        if recall is None:
+            failures.append(f"recall of '{label}' missing from the evaluation")
+        elif float(recall) < minimum:
+            failures.append(f"recall of '{label}' {float(recall):.4f} < its floor {minimum:.4f}")
     promote, forced = not failures or force_promote, bool(failures) and force_promote
     if not failures:
         against = (
@@ -37,7 +45,8 @@ def decide(
             if champion is not None
             else " (first model: floor only)"
         )
-        reason = f"{metric} {value:.4f} >= floor {floor:.4f}{against}"
+        floors = f"; recall floors met ({', '.join(recall_floors)})" if recall_floors else ""
+        reason = f"{metric} {value:.4f} >= floor {floor:.4f}{against}{floors}"
     elif force_promote:
         reason = "forced by force_promote, overriding: " + "; ".join(failures)
     else:

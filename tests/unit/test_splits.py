@@ -1,0 +1,120 @@
+"""Splits for any fleet, on real recordings: BasicMotions (sktime) as 1, 6 and 80 devices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from devstack.real_data import BASIC_MOTIONS_CHANNELS, basic_motions_fleet
+from include.retrain import config
+from include.retrain.ml import features, splits, training
+
+pytestmark = pytest.mark.unit
+BASE = config.get("pump_fleet")
+
+
+def _motions(devices: int) -> tuple[config.DatasetConfig, pd.DataFrame]:
+    table = basic_motions_fleet(devices)
+    spec = BASE.sensor.model_copy(
+        update={"channels": BASIC_MOTIONS_CHANNELS, "labels": sorted(table.label.unique()), "window": 50, "stride": 25}
+    )
+    return BASE.model_copy(update={"name": "motions", "sensor": spec}), table
+
+
+def _split(ds: config.DatasetConfig, table: pd.DataFrame, plan: splits.SplitPlan) -> dict[str, features.Samples]:
+    block = plan.block_seconds if plan.unit == "time" else None
+    return features.split(features.sensor_windows(table, ds.sensor, block))
+
+
+@pytest.mark.parametrize("devices", [1, 6])
+def test_a_small_fleet_is_split_by_time_with_every_class_in_every_split(devices):
+    ds, table = _motions(devices)
+    plan = splits.decide_sensor_plan(ds, table, "c0")
+    assert plan.unit == "time" and plan.block_seconds and plan.block_seconds >= 4 * 5  # 4 windows of 5 s
+    parts = _split(ds, table, plan)
+    splits.check_coverage(ds, plan, features.class_counts(parts, ds.labels))  # raises if a class misses a split
+    # leak-free: no unit (machine x block) in two splits, and no window straddles a block edge
+    units = [set(parts[s].keys) for s in splits.SPLITS]
+    assert not (units[0] & units[1]) and not (units[0] & units[2]) and not (units[1] & units[2])
+    assert min(len(parts[s]) for s in splits.SPLITS) > 0
+
+
+def test_a_fleet_with_enough_machines_per_class_holds_whole_machines_out():
+    ds, table = _motions(80)  # every recording a device of its own: 20 per class
+    plan = splits.decide_sensor_plan(ds, table, "c0")
+    assert plan.unit == "asset"
+    parts = _split(ds, table, plan)
+    assert all(k.startswith("watch-") and "|" not in k for k in parts["holdout"].keys)
+
+
+def test_ten_thousand_assets_split_by_asset():
+    n = 10_000
+    table = pd.DataFrame(
+        {
+            "asset_id": np.repeat([f"m{i:05d}" for i in range(n)], 2),
+            "timestamp": pd.Timestamp("2026-11-01", tz="UTC") + pd.to_timedelta(np.tile([0, 1], n), unit="s"),
+            "a": 0.0,
+            "label": np.repeat(np.where(np.arange(n) % 2, "fault", "normal"), 2),
+        }
+    )
+    spec = config.SensorSpec(channels=["a"], labels=["normal", "fault"], window=2, stride=1)
+    ds = BASE.model_copy(update={"sensor": spec})
+    assert splits.decide_sensor_plan(ds, table, "c0").unit == "asset"
+
+
+def test_a_sample_keeps_its_split_as_data_grows():
+    ds, day1 = _motions(6)
+    plan = splits.decide_sensor_plan(ds, day1, "c0")
+    day2 = basic_motions_fleet(6, seed=1, start=pd.Timestamp("2026-11-02T08:00", tz="UTC").to_pydatetime())
+    before = _split(ds, day1, plan)
+    after = _split(ds, pd.concat([day1, day2], ignore_index=True), plan)
+    for s in splits.SPLITS:
+        old = set(before[s].keys)
+        assert old <= set(after[s].keys), f"{s} lost units of the first day"
+        assert len(after[s]) >= len(before[s])
+
+
+def test_windows_never_cross_a_gap():
+    spec = config.SensorSpec(channels=["a"], labels=["normal", "fault"], window=4, stride=4, max_gap=3.0)
+    ts = pd.to_datetime([0, 1, 2, 3, 4, 5, 50, 51, 52, 53], unit="s", utc=True)  # a 45 s pause after row 5
+    table = pd.DataFrame({"asset_id": "m1", "timestamp": ts, "a": np.arange(10.0), "label": "normal"})
+    w = features.sensor_windows(table, spec)
+    assert [list(x[0]) for x in w.x] == [[0, 1, 2, 3], [6, 7, 8, 9]]
+
+
+def test_a_class_on_too_few_units_is_a_clear_error_with_the_counts():
+    ds, table = _motions(1)
+    plan = splits.SplitPlan("time", 600.0, "test")  # 10 min blocks: 2 units for 13 minutes of data
+    parts = _split(ds, table, plan)
+    with pytest.raises(splits.SplitUnfit) as err:
+        splits.check_coverage(ds, plan, features.class_counts(parts, ds.labels))
+    message = str(err.value)
+    assert message.startswith("dataset 'motions': split by machine and time block of 10 min")
+    assert "no val samples of '" in message or "no holdout samples of '" in message
+    assert "Samples per class (train/val/holdout): badminton " in message and "Nothing was trained" in message
+
+
+def test_a_configured_class_without_samples_is_named():
+    ds, table = _motions(80)
+    spec = ds.sensor.model_copy(update={"labels": [*ds.labels, "swimming"]})
+    ds = ds.model_copy(update={"sensor": spec})
+    plan = splits.decide_sensor_plan(ds, table, "c0")
+    with pytest.raises(splits.SplitUnfit, match="no samples of 'swimming' at all"):
+        splits.check_coverage(ds, plan, features.class_counts(_split(ds, table, plan), ds.labels))
+
+
+def test_the_plan_survives_its_record():
+    plan = splits.SplitPlan("time", 1800.0, "why", "abc")
+    assert splits.SplitPlan.from_json(plan.to_json()) == plan
+    assert plan.describe() == "by machine and time block of 30 min"
+
+
+def test_balanced_class_weights_and_early_stopping():
+    y = np.array([0] * 90 + [1] * 5 + [2] * 5)
+    w = training.class_weights(y, 4, "balanced")
+    assert w is not None and w.tolist() == pytest.approx([100 / (3 * 90), 100 / 15, 100 / 15, 0.0])
+    assert training.class_weights(y, 4, "none") is None
+    plateau = training.Plateau(2)
+    assert [plateau.update(v) for v in (0.5, 0.7, 0.7, 0.6)] == [False, False, False, True]
+    assert not any(training.Plateau(0).update(0.1) for _ in range(10))
