@@ -115,25 +115,31 @@ def sensor_frame(
     rows_per_segment: int = 512,
     drift: float = 0.0,
     severity: tuple[float, float] = (1.0, 1.0),
+    normal_weight: float = 1.0,
 ) -> pd.DataFrame:
     """One asset's readings for one day: a segment per label, in an asset- and date-specific order.
 
     ``severity``: each fault segment's signature is scaled by a factor drawn from this range (how
     developed the fault is); (1, 1), the default, draws nothing and gives every fault in full.
+    ``normal_weight``: the healthy label's segment (the first configured label) is this many times
+    longer than a fault's: real fleets run normally most of the time.
     """
     rng = _rng(dataset, date, asset)
     asset_rng = _rng(dataset, asset)  # what stays the same for a machine across days
     speed, gain = asset_rng.uniform(24.0, 30.0), asset_rng.uniform(0.85, 1.15)
     labels = list(spec.labels)
+    healthy = labels[0]
     rng.shuffle(labels)
     start = pd.Timestamp(date, tz="UTC") + pd.Timedelta(minutes=int(rng.integers(0, 600)))
-    parts = []
-    for i, label in enumerate(labels):
+    parts, offset = [], 0
+    for label in labels:
         level = 1.0 if severity == (1.0, 1.0) else float(rng.uniform(*severity))
-        sig = _segment(label, rows_per_segment, i * rows_per_segment / SAMPLE_RATE_HZ, speed, gain, rng, drift, level)
-        frame = pd.DataFrame({c: sig.get(c, rng.normal(0, 1, rows_per_segment)) for c in spec.channels})
+        rows = round(rows_per_segment * normal_weight) if label == healthy else rows_per_segment
+        sig = _segment(label, rows, offset / SAMPLE_RATE_HZ, speed, gain, rng, drift, level)
+        frame = pd.DataFrame({c: sig.get(c, rng.normal(0, 1, rows)) for c in spec.channels})
         frame.insert(0, spec.label_column, label)
         parts.append(frame)
+        offset += rows
     df = pd.concat(parts, ignore_index=True)
     df.insert(0, spec.timestamp_column, start + pd.to_timedelta(np.arange(len(df)), unit="ms"))
     df.insert(0, spec.asset_column, asset)
@@ -188,13 +194,14 @@ def sensor_partition(
     drift: float = 0.0,
     bad: Iterable[str] = (),
     severity: tuple[float, float] = (1.0, 1.0),
+    normal_weight: float = 1.0,
 ) -> list[GeneratedFile]:
     """Every file of partition ``dt=<date>``: one Parquet file per asset, plus planted bad files."""
     assert ds.sensor is not None
     files = [
         GeneratedFile(
             f"dt={date}/{asset}.parquet",
-            to_parquet(sensor_frame(ds.sensor, ds.name, date, asset, rows_per_segment, drift, severity)),
+            to_parquet(sensor_frame(ds.sensor, ds.name, date, asset, rows_per_segment, drift, severity, normal_weight)),
         )
         for asset in asset_ids(ds.name, assets)
     ]
@@ -266,8 +273,10 @@ def image_partition(
     drift: float = 0.0,
     bad: Iterable[str] = (),
     severity: tuple[float, float] = (1.0, 1.0),
+    normal_weight: float = 1.0,
 ) -> list[GeneratedFile]:
-    """Partition ``dt=<date>`` in ImageFolder layout: ``dt=<date>/<label>/<name>.png``."""
+    """Partition ``dt=<date>`` in ImageFolder layout: ``dt=<date>/<label>/<name>.png``; the first
+    label (defect-free) has ``normal_weight`` times ``per_class`` images."""
     from scipy.ndimage import gaussian_filter
 
     spec = ds.image
@@ -275,7 +284,7 @@ def image_partition(
     size = (int(spec.size[0]), int(spec.size[1]))
     files = []
     for label in spec.labels:
-        for i in range(per_class):
+        for i in range(round(per_class * normal_weight) if label == spec.labels[0] else per_class):
             rng = _rng(ds.name, date, label, i)
             level = 1.0 if severity == (1.0, 1.0) else float(rng.uniform(*severity))
             gray = add_defect(surface(rng, size, brightness=40.0 * drift), label, rng, level)
@@ -362,6 +371,12 @@ def main(argv: list[str] | None = None) -> int:
         "make run uses 0 1 for sensors, 0.1 1 for images: mild faults overlap with normal data)",
     )
     parser.add_argument(
+        "--normal-weight",
+        type=float,
+        default=1.0,
+        help="the healthy class gets this many times the data of each fault (default 1; make run uses 3)",
+    )
+    parser.add_argument(
         "--bad",
         default="",
         help=f"comma list of bad files to plant; sensor: "
@@ -392,7 +407,15 @@ def main(argv: list[str] | None = None) -> int:
             if ds.modality == "sensor"
             else {"per_class": args.per_class}
         )
-        files = partition(ds, date, severity=tuple(args.severity), drift=args.drift, bad=bad, **shape)
+        files = partition(
+            ds,
+            date,
+            severity=tuple(args.severity),
+            normal_weight=args.normal_weight,
+            drift=args.drift,
+            bad=bad,
+            **shape,
+        )
         n = write(files, ds.landing.prefix, out_dir=args.out, s3=s3, bucket=bucket)
         where = f"s3://{bucket}" if args.s3 else str(args.out)
         print(f"{ds.name} dt={date}: {n} files -> {where}/{ds.landing.prefix}/dt={date}/")

@@ -141,10 +141,14 @@ def seed(stack: Stack, ds: config.DatasetConfig, date: str, **kwargs: Any) -> in
     return generate.write(files, ds.landing.prefix, s3=stack.s3_client(), bucket=ds.landing.bucket)
 
 
-# How developed the faults and defects of make run's sample data are: each fault segment or defect
-# is scaled by a factor drawn from this range, so mild ones overlap with normal data and the gate
-# has real decisions to make (on full-strength faults every candidate scores 1.0).
-MAKE_RUN_SEVERITY = {"sensor": (0.0, 1.0), "image": (0.1, 1.0)}
+# make run's sample data behaves more like a real fleet than the generator's defaults (which the
+# mechanics tests use): each fault segment or defect is scaled by a factor drawn from "severity"
+# (mild ones overlap with normal data), and the healthy class has "normal_weight" times the data
+# of a fault. On full-strength, balanced faults every candidate scored 1.0 and the gate never decided.
+MAKE_RUN_SAMPLE_DATA: dict[str, dict[str, Any]] = {
+    "sensor": {"severity": (0.0, 1.0), "normal_weight": 3.0},
+    "image": {"severity": (0.1, 1.0), "normal_weight": 3.0},
+}
 
 
 def run_nightly(
@@ -159,7 +163,7 @@ def run_nightly(
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     for ds in chosen:
         for date in dates:
-            landed = seed(stack, ds, date, severity=MAKE_RUN_SEVERITY[ds.modality])
+            landed = seed(stack, ds, date, **MAKE_RUN_SAMPLE_DATA[ds.modality])
             out(f"landing: {landed} files for {ds.name} dt={date}")
         for date in dates:
             run = run_dag(stack, ds.dag_id, logical_date(ds, date), conf=conf, run_id=f"make_run__{date}__{stamp}")

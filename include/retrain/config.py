@@ -98,6 +98,10 @@ class Validation(_Strict):
     max_file_mb: float = Field(default=512.0, gt=0)
     # sensor checks
     min_channel_std: float = Field(default=1e-4, ge=0.0)
+    # a channel flatter than min_channel_std: "window" leaves the windows where it is flat out of
+    # training and evaluation (counted) and never refuses the file; "file" refuses a file in which
+    # it is flat throughout (a dead sensor); "keep" trains on everything
+    constant_channel: Literal["window", "file", "keep"] = "window"
     ranges: dict[str, tuple[float, float]] = Field(default_factory=dict)
     # image checks
     min_std: float = Field(default=5.0, ge=0.0)  # below: blank

@@ -118,3 +118,22 @@ def test_mixed_precision_is_ignored_on_the_cpu_and_the_loop_still_learns():
     model, opt = training.new_model(hp, x, 2, mean, std)
     reports = list(training.epochs(model, opt, (x, y), (x, y), ["a", "b"], hp, {}, 0, 5, "cpu", True))
     assert reports[-1]["train_loss"] < reports[0]["train_loss"]
+
+
+def test_make_run_sample_data_has_more_healthy_data_and_faults_of_every_severity():
+    from devstack.nightly import MAKE_RUN_SAMPLE_DATA
+
+    ds = config.get("pump_fleet")
+    realism = MAKE_RUN_SAMPLE_DATA["sensor"]
+    frames = [
+        generate.sensor_frame(ds.sensor, ds.name, "2026-11-01", f"pump-{i:03d}", rows_per_segment=256, **realism)
+        for i in range(12)
+    ]
+    counts = frames[0]["label"].value_counts()
+    assert counts["normal"] == 3 * counts["imbalance"] == 3 * 256
+    # the 1x running-speed amplitude of the imbalance segments varies from machine to machine
+    amplitude = [
+        f.loc[f.label == "imbalance", "vibration_x"].std() / f.loc[f.label == "normal", "vibration_x"].std()
+        for f in frames
+    ]
+    assert min(amplitude) < 1.5 < 3.0 < max(amplitude), amplitude

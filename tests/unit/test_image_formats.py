@@ -95,3 +95,9 @@ def test_validation_accepts_converted_images_and_says_so_unless_a_mode_is_requir
     strict = ds.model_copy(update={"image": spec.model_copy(update={"mode": "L"})})
     reasons = {f.path: f.reasons for f in validate_image_files(strict, files).files}
     assert reasons["dt=2026-11-01/one/b.png"] == ["mode RGBA, expected L (image.mode)"]
+
+
+def test_pillows_decompression_bomb_guard_is_a_refusal_not_a_traceback(monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow refuses beyond twice this
+    with pytest.raises(ValueError, match=r"^oversized: Image size \(10000 pixels\) exceeds limit"):
+        decode_image(_png(Image.new("L", (100, 100))))

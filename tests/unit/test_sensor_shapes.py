@@ -147,3 +147,30 @@ def test_a_real_recording_exported_with_isoformat_timestamps_validates_and_windo
     windows = features.sensor_windows(pd.concat(frames, ignore_index=True), spec)
     assert len(windows.y) == 80 * 3  # 100 samples, window 50, stride 25: 3 windows a recording
     assert sorted(set(windows.y.tolist())) == [0, 1, 2, 3]
+
+
+def test_a_channel_flat_over_a_file_is_judged_per_window_by_default():
+    """A watch whose gyroscope z-axis reads a constant (BasicMotions, sktime, with gyr_z set flat in
+    half of the recordings): by default the file validates with a note and only the windows where
+    the channel is flat are left out; ``constant_channel: file`` refuses the file as a dead sensor."""
+    from devstack.real_data import BASIC_MOTIONS_CHANNELS, basic_motions_fleet, device_csvs
+    from include.retrain.ml import features
+
+    table = basic_motions_fleet(1)
+    flat_rows = table.index < len(table) // 2
+    table.loc[flat_rows, "gyr_z"] = 0.25
+    spec = DS.sensor.model_copy(
+        update={"channels": BASIC_MOTIONS_CHANNELS, "labels": sorted(table.label.unique()), "window": 50, "stride": 25}
+    )
+    lenient = config.Validation()  # the defaults a user's entry gets
+    assert lenient.constant_channel == "window"
+    ds = DS.model_copy(update={"sensor": spec, "validation": lenient})
+    files = device_csvs(table.loc[flat_rows])  # the flat half as its own file
+    (verdict,) = sensor.validate_sensor_files(ds, files).files
+    assert verdict.ok and any(n.startswith("channel 'gyr_z' is constant over the file") for n in verdict.notes)
+    windows = features.sensor_windows(table, spec)
+    flat = features.flat_windows(windows.x, lenient.min_channel_std)
+    assert 0 < flat.sum() < len(flat)  # the flat half's windows only
+    strict = ds.model_copy(update={"validation": lenient.model_copy(update={"constant_channel": "file"})})
+    (verdict,) = sensor.validate_sensor_files(strict, files).files
+    assert verdict.reasons == ["dead sensor: 'gyr_z' is constant (std 0 < 0.0001)"]

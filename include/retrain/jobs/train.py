@@ -206,6 +206,11 @@ def tune_and_log(
         + ", ".join(f"{k}={len(v)}" for k, v in splits.items())
         + f" samples; loaded in {time.monotonic() - t0:.1f}s\n"
         + f"split {splits.plan.describe()} ({splits.plan.reason})\n"
+        + (
+            f"{splits.flat_windows_dropped} windows with a flat channel left out (validation.constant_channel)\n"
+            if splits.flat_windows_dropped
+            else ""
+        )
         + "samples per class (train/val/holdout): "
         + ", ".join(f"{lab} {'/'.join(str(counts[s][lab]) for s in features.SPLITS)}" for lab in ds.labels),
         flush=True,
@@ -235,6 +240,7 @@ def tune_and_log(
                 "class_weights": ds.tune.class_weights,
                 "split_unit": splits.plan.unit,
                 "split_block_seconds": splits.plan.block_seconds or "",
+                "flat_windows_dropped": splits.flat_windows_dropped,
             }
         )
         mlflow.log_metrics({f"train_support_{lab}": float(counts["train"][lab]) for lab in ds.labels})

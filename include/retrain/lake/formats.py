@@ -135,7 +135,9 @@ def decode_image(body: bytes) -> tuple[str, np.ndarray, str, tuple[int, int], st
             img.load()  # forces a full decode: truncated files fail here
             fmt, mode = str(img.format), img.mode
             gray, note = _gray(img)
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow's own guard, in Image.open, beyond ~179 M pixels
+        raise ValueError(f"oversized: {exc} (not decoded)") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ValueError(f"image does not decode: {type(exc).__name__}: {exc}") from exc
     return fmt, gray, mode, (width, height), note
 

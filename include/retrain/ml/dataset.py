@@ -106,6 +106,7 @@ class SplitSamples:
 
     parts: dict[str, features.Samples]
     plan: splits.SplitPlan
+    flat_windows_dropped: int = 0  # windows with a flat channel (validation.constant_channel: window)
 
     def __getitem__(self, name: str) -> features.Samples:
         return self.parts[name]
@@ -119,11 +120,12 @@ def load_splits(ds: DatasetConfig, commit: str, clt: Any, record: bool = False) 
 
     The split plan is the configured one, else the one recorded in lakeFS, else decided from the
     data at ``commit`` (and recorded when ``record``: the training job records, so the evaluation
-    and later nights use the same). Raises :class:`~.splits.SplitUnfit` (with the counts) unless
+    and later nights use the same). Sensor windows with a flat channel are left out with
+    ``validation.constant_channel: window``. Raises :class:`~.splits.SplitUnfit` (with the counts) unless
     every class has samples in every split.
     """
     plan = splits.configured_plan(ds)
-    decided = False
+    decided, dropped = False, 0
     if ds.modality == "image":
         samples = load_image_samples(ds, commit, clt)
     else:
@@ -133,9 +135,12 @@ def load_splits(ds: DatasetConfig, commit: str, clt: Any, record: bool = False) 
         if plan is None:
             plan, decided = splits.decide_sensor_plan(ds, table, commit), True
         samples = features.sensor_windows(table, ds.sensor, plan.block_seconds if plan.unit == "time" else None)
+        if ds.validation.constant_channel == "window":
+            flat = features.flat_windows(samples.x, ds.validation.min_channel_std)
+            samples, dropped = samples.subset(~flat), int(flat.sum())
     assert plan is not None
     parts = features.split(samples)
     splits.check_coverage(ds, plan, features.class_counts(parts, ds.labels))
     if decided and record:
         splits.write_record(clt, ds.repository, plan)
-    return SplitSamples(parts, plan)
+    return SplitSamples(parts, plan, dropped)

@@ -68,6 +68,13 @@ def sensor_windows(df: pd.DataFrame, spec: SensorSpec, block_seconds: float | No
     return Samples(np.stack(xs), np.asarray(ys, np.int64), np.asarray(keys, dtype=object))
 
 
+def flat_windows(x: np.ndarray, min_std: float) -> np.ndarray:
+    """Which sensor windows (n, channels, window) have a channel flatter than ``min_std``."""
+    if not len(x):
+        return np.zeros(0, bool)
+    return np.asarray((x.std(axis=2) < min_std).any(axis=1))
+
+
 def split(w: Samples) -> dict[str, Samples]:
     """The samples of each split, by the hash of their unit key."""
     names = np.array([split_of(str(k)) for k in w.keys])

@@ -54,8 +54,9 @@ def _with_derived_columns(df: pd.DataFrame, spec: SensorSpec) -> pd.DataFrame:
 
 
 def expectations(ds: DatasetConfig) -> list[Any]:
-    """The per-file suite: required columns, numeric and finite channels in range, no dead sensor,
-    known labels, no repeated timestamp per asset, enough rows for a window."""
+    """The per-file suite: required columns, numeric and finite channels in range, no dead sensor
+    (with ``validation.constant_channel: file``), known labels, no repeated timestamp per asset,
+    enough rows for a window."""
     from great_expectations import expectations as E
 
     spec, v = ds.sensor, ds.validation
@@ -68,8 +69,9 @@ def expectations(ds: DatasetConfig) -> list[Any]:
             E.ExpectColumnValuesToBeInTypeList(column=ch, type_list=NUMERIC_TYPES),
             E.ExpectColumnValuesToNotBeNull(column=ch),
             E.ExpectColumnValuesToBeBetween(column=ch, min_value=low, max_value=high),
-            E.ExpectColumnStdevToBeBetween(column=ch, min_value=v.min_channel_std),
         ]
+        if v.constant_channel == "file":
+            out.append(E.ExpectColumnStdevToBeBetween(column=ch, min_value=v.min_channel_std))
     out += [
         E.ExpectColumnValuesToBeInSet(column=spec.label_column, value_set=list(spec.labels)),
         E.ExpectColumnValuesToBeInSet(column="_timestamp_increases", value_set=[True]),
@@ -108,6 +110,20 @@ def _reason(result: Any, spec: SensorSpec, ds: DatasetConfig) -> str | None:
     return f"{kind} failed on '{col}'"
 
 
+def flat_channel_notes(df: pd.DataFrame, ds: DatasetConfig) -> list[str]:
+    """Notes on channels constant over the whole file (not a refusal with ``constant_channel: window``)."""
+    assert ds.sensor is not None
+    out = []
+    for ch in ds.sensor.channels:
+        std = float(pd.to_numeric(df[ch], errors="coerce").std(ddof=0))
+        if np.isfinite(std) and std < ds.validation.min_channel_std:
+            out.append(
+                f"channel '{ch}' is constant over the file (std {std:.2g}): its windows are left out of "
+                "training (validation.constant_channel: window)"
+            )
+    return out
+
+
 def validate_sensor_files(ds: DatasetConfig, files: Files) -> ValidationReport:
     """Validate every sensor file; the report says which are bad and why."""
     spec = ds.sensor
@@ -134,6 +150,8 @@ def validate_sensor_files(ds: DatasetConfig, files: Files) -> ValidationReport:
             continue
         reasons = (_reason(r, spec, ds) for r in run.validate(path, _with_derived_columns(df, spec)))
         fr.reasons += [r for r in reasons if r]
+        if ds.validation.constant_channel == "window":
+            fr.notes += flat_channel_notes(df, ds)
     report.html_pages = run.html()
     log.info("validated %d files: %d bad", len(report.files), len(report.bad))
     return report
