@@ -132,12 +132,28 @@ def facts(s: RunSummary) -> list[tuple[str, str]]:
     return out
 
 
+# Airflow keeps at most this many characters of a DAG-run note (DagRunNote.content, and the API's
+# max_length): a longer PATCH is refused and the run would have no note at all.
+NOTE_MAX_CHARS = 1000
+# Facts left out of a note that would be too long, first to last (the console keeps them all).
+NOTE_OPTIONAL = ("recall", "split", "drift", "training")
+
+
 def note(summary: RunSummary) -> str:
-    """Markdown for the Airflow DAG-run note."""
-    lines = [f"**{summary['dag_id']}** for dt={summary['date']}"]
-    lines += [f"- {label}: {text}" for label, text in facts(summary)]
-    lines += [f"- [{name}]({url})" for name, url in summary.get("links", {}).items()]
-    return "\n".join(lines)
+    """Markdown for the Airflow DAG-run note, at most ``NOTE_MAX_CHARS`` long."""
+    head = f"**{summary['dag_id']}** for dt={summary['date']}"
+    pairs = [(label, text if len(text) <= 240 else text[:239] + "…") for label, text in facts(summary)]
+    links = [f"- [{name}]({url})" for name, url in summary.get("links", {}).items()]
+
+    def render() -> str:
+        return "\n".join([head, *(f"- {label}: {text}" for label, text in pairs), *links])
+
+    for optional in NOTE_OPTIONAL:
+        if len(render()) <= NOTE_MAX_CHARS:
+            break
+        pairs = [(label, text) for label, text in pairs if label != optional]
+    text = render()
+    return text if len(text) <= NOTE_MAX_CHARS else text[: NOTE_MAX_CHARS - 1] + "…"
 
 
 def console(summary: RunSummary) -> list[str]:

@@ -162,3 +162,31 @@ def test_a_failed_job_names_its_error_and_whether_a_retry_can_help(capsys):
     )
     assert submission.parse_error(traceback) == submission.JobError("ray.exceptions.RayTaskError: boom", retry=True)
     assert submission.parse_error("nothing useful\n") is None
+
+
+def test_a_long_summary_still_fits_airflows_note_limit():
+    """Airflow refuses a DAG-run note over 1000 characters, and the run then has none."""
+    labels = [f"fault_mode_{i:02d}" for i in range(12)]
+    metrics = {"holdout_accuracy": 0.9, "holdout_macro_f1": 0.8}
+    metrics |= {f"holdout_recall_{lab}": 0.5 for lab in labels} | {f"holdout_support_{lab}": 40.0 for lab in labels}
+    s = {
+        "dag_id": "retrain_x",
+        "date": "2026-11-01",
+        "commit": "c" * 64,
+        "new_data": True,
+        "repository": "x",
+        "training": {
+            "trials": 4,
+            "trial_errors": 0,
+            "best_config": {"lr": 0.001},
+            "split": "by asset",
+            "samples": {"train": {"a": 700}, "val": {"a": 150}, "holdout": {"a": 150}},
+        },
+        "metrics": metrics,
+        "gate": {"decision": "reject", "reason": "holdout_macro_f1 0.8000 < floor 0.9000 " + "x" * 300},
+        "links": {f"link {i}": f"http://127.0.0.1:5000/#/experiments/2/runs/{'a' * 32}" for i in range(4)},
+    }
+    note = summary.note(s)  # type: ignore[arg-type]
+    assert len(note) <= summary.NOTE_MAX_CHARS
+    assert "- gate: REJECT -- holdout_macro_f1 0.8000 < floor 0.9000" in note and "[link 3](" in note
+    assert any(line.strip().startswith("recall:") for line in summary.console(s))  # type: ignore[arg-type]
