@@ -105,6 +105,9 @@ class TrainingDecision(TypedDict):
     champion_version: str | None
 
 
+SPLITS = ("train", "val", "holdout")  # the split names, in this order everywhere
+
+
 class TrainResult(TypedDict):
     """What the training job prints as its result."""
 

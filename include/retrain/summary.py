@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import urls
 from .handoffs import (
+    SPLITS,
     Drift,
     Evaluation,
     GateDecision,
@@ -101,7 +102,8 @@ def facts(s: RunSummary) -> list[tuple[str, str]]:
     elif t:
         out.append(("training", f"{t['trials']} trials ({t['trial_errors']} errors), best {t['best_config']}"))
         if t.get("split"):
-            sizes = ", ".join(f"{name} {sum(n.values())}" for name, n in (t.get("samples") or {}).items())
+            samples = t.get("samples") or {}
+            sizes = ", ".join(f"{name} {sum(samples[name].values())}" for name in SPLITS if name in samples)
             out.append(("split", f"{t['split']}: {sizes}"))
     m = s.get("metrics") or {}
     if m:

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from ..config import DatasetConfig
+from ..handoffs import SPLITS
 
-SPLITS = ("train", "val", "holdout")
 # Cumulative bounds of the stable split: 70 % train, 15 % val, 15 % holdout.
 BOUNDS = (0.70, 0.85)
 # Units of one class the auto plan asks for: with 15 % of the units in val (and in holdout), a
