@@ -118,3 +118,11 @@ def test_balanced_class_weights_and_early_stopping():
     plateau = training.Plateau(2)
     assert [plateau.update(v) for v in (0.5, 0.7, 0.7, 0.6)] == [False, False, False, True]
     assert not any(training.Plateau(0).update(0.1) for _ in range(10))
+
+
+def test_split_unit_time_without_a_block_length_decides_only_the_block():
+    ds, table = _motions(80)  # auto would hold whole watches out
+    timed = ds.model_copy(update={"split": config.Split(unit="time")})
+    assert splits.configured_plan(timed) is None
+    plan = splits.decide_sensor_plan(timed, table, "c0")
+    assert plan.unit == "time" and plan.block_seconds

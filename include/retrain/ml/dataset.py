@@ -131,7 +131,9 @@ def load_splits(ds: DatasetConfig, commit: str, clt: Any, record: bool = False) 
     else:
         assert ds.sensor is not None
         table = load_sensor_table(ds, commit, clt)
-        plan = plan or splits.read_record(clt, ds.repository)
+        recorded = None if plan else splits.read_record(clt, ds.repository)
+        if recorded and ds.split.unit in ("auto", recorded.unit):  # a record of another unit: the config changed
+            plan = recorded
         if plan is None:
             plan, decided = splits.decide_sensor_plan(ds, table, commit), True
         samples = features.sensor_windows(table, ds.sensor, plan.block_seconds if plan.unit == "time" else None)

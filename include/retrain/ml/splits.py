@@ -135,13 +135,14 @@ def _fits(frame: pd.DataFrame, labels: list[str]) -> tuple[bool, int]:
 
 
 def decide_sensor_plan(ds: DatasetConfig, table: pd.DataFrame, commit: str) -> SplitPlan:
-    """The auto plan for a sensor table (see the module docstring for the rule)."""
+    """The auto plan for a sensor table (see the module docstring for the rule); with
+    ``split.unit: time`` and no ``block_minutes``, the block length only."""
     spec = ds.sensor
     assert spec is not None
     labels = [lab for lab in spec.labels if (table[spec.label_column] == lab).any()]
     assets = table[spec.asset_column].astype(str)
     every, fewest = _fits(_split_rows(table, assets, spec.label_column), labels)
-    if every and fewest >= MIN_UNITS_PER_CLASS:
+    if ds.split.unit != "time" and every and fewest >= MIN_UNITS_PER_CLASS:
         return SplitPlan("asset", reason=f"every class is on at least {fewest} machines", decided_at=commit)
     window_s = spec.window * median_interval_s(table, spec.asset_column, spec.timestamp_column)
     ns = nanoseconds(table[spec.timestamp_column])
