@@ -17,7 +17,7 @@ import numpy as np
 from .. import config as config_mod
 from ..handoffs import Evaluation
 from ..lake import lakefs_io
-from ..ml import dataset, metrics
+from ..ml import dataset, features, metrics
 from ..release import registry
 from .submission import emit_result, run_job
 
@@ -62,7 +62,8 @@ def evaluate(ds: config_mod.DatasetConfig, commit: str, run_id: str) -> Evaluati
     candidate = mlflow.pytorch.load_model(f"runs:/{run_id}/model")
     pred = models.predict(candidate, holdout.x)
     scores = {f"holdout_{k}": v for k, v in metrics.summary(holdout.y, pred, labels).items()}
-    scores |= {f"holdout_support_{lab}": float((holdout.y == i).sum()) for i, lab in enumerate(labels)}
+    support = features.class_counts(split.parts, labels)["holdout"]
+    scores |= {f"holdout_support_{lab}": float(n) for lab, n in support.items()}
     champ_version = registry.champion_version(mlflow.get_tracking_uri(), ds.model_name)
     if champ_version is not None:
         champ = mlflow.pytorch.load_model(f"models:/{ds.model_name}/{champ_version}")
