@@ -14,7 +14,11 @@ Write-audit-publish on lakeFS, then a Ray Tune search, a holdout gate and the ML
    `force_retrain`; skip when nothing of that holds, or with `ingest_only`.
 5. **train** -- a Ray job (Jobs API, deferrable): Ray Tune with ASHA; every trial an MLflow child run.
 6. **evaluate** -- a Ray job scoring the candidate and the current champion on the same pinned holdout.
-7. **gate** -- `metric >= floor` and no regression beyond `max_regression` (first model: floor only).
+7. **gate** -- confidence intervals from a bootstrap of whole held-out units: **promote** when the
+   candidate clears the floor and is within `max_regression` of the champion (and of the pinned
+   `reference`) with confidence, **reject** when it misses either with confidence, else
+   **approve**: a person decides in the Airflow UI (Required actions); no answer keeps the champion.
+   The cost of the run and the model card go to the candidate's MLflow run.
 8. **promote** / **reject** -- register the version with lineage tags, alias `challenger`;
    `champion` only on promote; lakeFS tag `model-<name>-v<N>` on the training commit.
 9. **summarize** -- the run summary as the DAG-run note and the return value.
@@ -35,13 +39,14 @@ from airflow.sdk.definitions.deadline import DeadlineAlert
 
 from include.retrain import config, handoffs, steps, summary
 from include.retrain import urls as L
+from include.retrain.adapters.airflow_rest import set_dag_run_note, task_durations
 from include.retrain.adapters.alerts import RetrainFailureNotifier
+from include.retrain.adapters.approval import ApprovalTask
 from include.retrain.adapters.config_errors import config_error_dag
 from include.retrain.adapters.connections import LAKEFS_CONN, MLFLOW_CONN, lakefs_endpoint, mlflow_url, ui_url
 from include.retrain.adapters.dag_run import is_backfill, lineage, partition_date
 from include.retrain.adapters.deadlines import RunQueuedAt
 from include.retrain.adapters.errors import fail_without_retry
-from include.retrain.adapters.notes import set_dag_run_note
 from include.retrain.adapters.params import trigger_params
 from include.retrain.adapters.ray_operator import RayJobOperator
 from include.retrain.adapters.tasks import linked_task, routed_task
@@ -140,19 +145,35 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
             **ray_job,
         )
 
-        @routed_task(route=lambda d: d["decision"])
-        def gate(evaluation: handoffs.RayJob[handoffs.Evaluation], params: dict[str, Any]) -> handoffs.GateDecision:
-            return steps.gate(cfg, evaluation["result"], TriggerParams.model_validate(params))
+        @routed_task(route=lambda d: {"inconclusive": "approve"}.get(d["decision"], d["decision"]))
+        def gate(night: handoffs.Candidate, params: dict[str, Any], dag_run: Any) -> handoffs.GateDecision:
+            return steps.gate(
+                cfg,
+                lakefs_endpoint(),
+                mlflow_url(),
+                night,
+                TriggerParams.model_validate(params),
+                task_durations(dag_run.dag_id, dag_run.run_id),
+                (ui_url(LAKEFS_CONN), ui_url(MLFLOW_CONN)),
+            )
 
-        @linked_task(links=(L.MLFLOW_MODEL, L.LAKEFS_COMMIT), **lakefs_links)
+        approve = ApprovalTask(
+            task_id="approve", model_name=cfg.model_name, timeout_minutes=cfg.gate.approval_timeout_minutes
+        )
+
+        # after the gate directly, or after a person's answer (approve): whichever ran
+        @linked_task(
+            links=(L.MLFLOW_MODEL, L.LAKEFS_COMMIT), trigger_rule="none_failed_min_one_success", **lakefs_links
+        )
         def publish_model(
-            published: handoffs.Published,
-            training: handoffs.RayJob[handoffs.TrainResult],
+            night: handoffs.Candidate,
             decision: handoffs.GateDecision,
+            approval: dict[str, Any] | None,
             dag_run: Any,
         ) -> handoffs.PublishedModel:
-            trained, run = training["result"], lineage(dag_run)
-            return steps.publish_model(cfg, lakefs_endpoint(), mlflow_url(), published, trained, decision, run)
+            ui = (ui_url(LAKEFS_CONN), ui_url(MLFLOW_CONN))
+            endpoint = lakefs_endpoint()
+            return steps.publish_model(cfg, endpoint, mlflow_url(), night, decision, approval, lineage(dag_run), ui)
 
         @task(trigger_rule="none_failed_min_one_success")
         def summarize(results: handoffs.RunResults, params: dict[str, Any], dag_run: Any) -> handoffs.RunSummary:
@@ -168,9 +189,17 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
         decision = decide_training(published, drift)
         skipped = skip_training(decision)
         decision >> train >> evaluate
-        gated = gate(evaluate.output)
-        promoted = publish_model.override(task_id="promote", outlets=[model_asset])(published, train.output, gated)
-        rejected = publish_model.override(task_id="reject")(published, train.output, gated)
+        night = {
+            "published": published,
+            "validated": validated,
+            "drift": drift,
+            "training": train.output,
+            "evaluation": evaluate.output,
+        }
+        gated = gate(night)
+        gated >> approve
+        promoted = publish_model.override(task_id="promote", outlets=[model_asset])(night, gated, approve.output)
+        rejected = publish_model.override(task_id="reject")(night, gated, approve.output)
         gated >> [promoted, rejected]
         results = {
             "published": published,
@@ -180,6 +209,7 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
             "training": train.output,
             "evaluation": evaluate.output,
             "gated": gated,
+            "approval": approve.output,
             "promoted": promoted,
             "rejected": rejected,
         }

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from include.retrain import config, summary
 
 from . import generate
+from .airflow_api import AirflowAPIError
 
 if TYPE_CHECKING:
     from .services import Stack
@@ -41,7 +42,7 @@ def run_dag(
     else:
         run = api.trigger(dag_id, logical_date, conf=conf, run_id=run_id)
         out(f"triggered {dag_id} run {run['dag_run_id']}; waiting ...")
-    run = api.wait_for_run(dag_id, run["dag_run_id"], timeout=timeout)
+    run = _wait_announcing_approvals(stack, dag_id, run["dag_run_id"], timeout)
     run["elapsed"] = time.monotonic() - t0
     if run["state"] != "success":
         out(f"{dag_id} run {run['dag_run_id']}: FAILED after {run['elapsed']:.0f}s")
@@ -51,6 +52,22 @@ def run_dag(
                 out(f"  task {ti['task_id']} failed; last lines of its log:")
                 out("\n".join("    " + line for line in log.splitlines()[-25:]))
     return run
+
+
+def _wait_announcing_approvals(stack: Stack, dag_id: str, run_id: str, timeout: float) -> dict[str, Any]:
+    """Wait for the run to end; say once where to answer when its gate asks a person."""
+    api, deadline, announced = stack.airflow_api(), time.monotonic() + timeout, False
+    while True:
+        try:
+            return api.wait_for_run(dag_id, run_id, timeout=min(15.0, max(deadline - time.monotonic(), 0.0)))
+        except AirflowAPIError:
+            if time.monotonic() >= deadline:
+                raise
+        if not announced and any(t["state"] == "awaiting_input" for t in api.task_instances(dag_id, run_id)):
+            url = f"{run_url(stack, dag_id, run_id)}/tasks/approve/required_actions"
+            stack.out(f"  the gate is inconclusive: a person decides -- Promote or Reject at {url}")
+            stack.out("  (no answer before the approval timeout keeps the champion)")
+            announced = True
 
 
 def run_url(stack: Stack, dag_id: str, run_id: str) -> str:

@@ -126,6 +126,9 @@ class Stack:
             # default, i.e. most of a no-change night's cost on this small stack.
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25",
             "RETRAIN_STATE_DIR": str(self.state),
+            # make run is unattended: an inconclusive gate waits this long for a person, then keeps
+            # the champion (datasets.yaml may set gate.approval_timeout_minutes per dataset)
+            "RETRAIN_APPROVAL_TIMEOUT_MINUTES": os.environ.get("RETRAIN_APPROVAL_TIMEOUT_MINUTES", "3"),
             "GX_ANALYTICS_ENABLED": "false",
             "RAY_AUTH_MODE": RAY_CLIENT_AUTH_MODE,
         }

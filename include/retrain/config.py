@@ -191,6 +191,10 @@ class Tune(_Strict):
         return merged_search_space(self.search_space)
 
 
+def _approval_default() -> float:
+    return float(os.environ.get("RETRAIN_APPROVAL_TIMEOUT_MINUTES", 12 * 60))
+
+
 class Gate(_Strict):
     # macro-F1 by default: on imbalanced data accuracy passes a model that only knows the majority
     metric: Literal["holdout_accuracy", "holdout_macro_f1"] = "holdout_macro_f1"
@@ -198,6 +202,13 @@ class Gate(_Strict):
     max_regression: float = Field(default=0.0, ge=0.0, le=1.0)
     # optional minimum holdout recall per label, e.g. {bearing_fault: 0.8}
     recall_floors: dict[str, float] = Field(default_factory=dict)
+    # Intervals of the evidence (release/evidence.py): two-sided level, bootstrap resamples of units.
+    confidence: float = Field(default=0.95, ge=0.5, lt=1.0)
+    resamples: int = Field(default=2000, ge=200, le=100_000)
+    # An inconclusive gate waits this long for a person in the Airflow UI, then keeps the champion.
+    # Default: $RETRAIN_APPROVAL_TIMEOUT_MINUTES of the deployment, else 12 h (shorter than a night,
+    # so a run waiting for an answer never holds the next night back).
+    approval_timeout_minutes: float = Field(default_factory=lambda: _approval_default(), gt=0)
 
     @field_validator("recall_floors")
     @classmethod

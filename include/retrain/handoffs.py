@@ -9,7 +9,7 @@ names (``commit`` of :class:`Published`, ``result.run_id`` of a :class:`RayJob`)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypedDict, TypeVar
+from typing import Any, Generic, Literal, NotRequired, TypedDict, TypeVar
 
 T = TypeVar("T")
 
@@ -123,12 +123,47 @@ class TrainResult(TypedDict):
     ray_version: str
     split: str  # which unit the holdout holds out, e.g. "by machine and time block of 1 d"
     samples: dict[str, dict[str, int]]  # split -> label -> samples
+    cost: dict[str, float]  # trial_seconds, trial_cpu_seconds, trial_gpu_seconds (jobs/train.trial_cost)
 
 
 # Holdout metrics by their MLflow names: holdout_accuracy, holdout_macro_f1, holdout_recall_<label>,
 # holdout_support_<label> (samples of the label), and champion_holdout_accuracy /
 # champion_holdout_macro_f1 when a champion exists.
 Scores = dict[str, float]
+
+
+class Bound(TypedDict):
+    """A point estimate on the whole holdout and its confidence interval (release/evidence.py)."""
+
+    value: float
+    low: float
+    high: float
+
+
+class Comparison(TypedDict):
+    """The candidate against another version on the same holdout samples."""
+
+    role: Literal["champion", "reference"]
+    version: str
+    value: float  # the other version's gate metric
+    difference: Bound  # candidate - other
+    mcnemar_p: float
+    candidate_only: int  # samples only the candidate gets right
+    other_only: int  # samples only the other version gets right
+
+
+class Evidence(TypedDict):
+    """What the gate decides on: intervals from a bootstrap over whole held-out units."""
+
+    metric: str  # the gate metric, e.g. holdout_macro_f1
+    confidence: float
+    resamples: int
+    samples: int  # held-out samples (windows or images)
+    units: int  # held-out units they come from
+    unit: str  # what one unit is: "machine", "machine x time block", "image"
+    candidate: Bound
+    recall: dict[str, Bound]  # per label, with the label's holdout support in the bound's name
+    against: list[Comparison]  # the champion, and the pinned reference when it is another version
 
 
 class Evaluation(TypedDict):
@@ -141,6 +176,8 @@ class Evaluation(TypedDict):
     champion_version: str | None
     evaluated_at: str  # when the champion was looked up and scored (ISO, UTC)
     scores: Scores
+    evidence: Evidence
+    confusion: list[list[int]]  # the candidate's holdout confusion matrix, rows = true labels
 
 
 class RayJob(TypedDict, Generic[T]):
@@ -153,14 +190,19 @@ class RayJob(TypedDict, Generic[T]):
 
 
 class GateDecision(TypedDict):
-    """``gate``: the decision names the next task (``promote`` or ``reject``)."""
+    """``gate``: the decision names the next task (``promote``, ``reject``, or ``approve`` for a person
+    when the evidence is inconclusive); ``promote`` / ``reject`` record the final one."""
 
     promote: bool
-    decision: Literal["promote", "reject"]
+    decision: Literal["promote", "reject", "inconclusive"]
     reason: str
     forced: bool
     compared_with: str | None  # the champion version the evidence compares against (None: first model)
     evaluated_at: str | None  # when that evidence was computed (ISO, UTC)
+    evidence: Evidence | None
+    decided_by: str  # "gate", "force_promote", "<user> in the Airflow UI", or "timeout (no answer)"
+    cost: NotRequired[dict[str, Any]]  # steps.run_cost: seconds per stage, trial CPU/GPU-seconds
+    card_url: NotRequired[str]  # the model card in the MLflow UI
 
 
 class PublishedModel(TypedDict):
@@ -171,6 +213,17 @@ class PublishedModel(TypedDict):
     version: str
     aliases: list[str]
     previous_champion: str | None
+    decision: NotRequired[GateDecision]  # the final one: the gate's, or a person's on an inconclusive gate
+
+
+class Candidate(TypedDict):
+    """What ``gate``, ``promote`` and ``reject`` know of the night that made the candidate."""
+
+    published: Published
+    validated: Validated | None
+    drift: Drift | None
+    training: RayJob[TrainResult]
+    evaluation: RayJob[Evaluation]
 
 
 class RunResults(TypedDict):
@@ -184,6 +237,7 @@ class RunResults(TypedDict):
     training: RayJob[TrainResult] | None
     evaluation: RayJob[Evaluation] | None
     gated: GateDecision | None
+    approval: dict[str, Any] | None  # the approve task's answer (adapters/approval.py)
     promoted: PublishedModel | None
     rejected: PublishedModel | None
 
@@ -202,6 +256,7 @@ class RunSummary(TypedDict, total=False):
     training: dict[str, Any]
     metrics: Scores
     gate: GateDecision
+    cost: dict[str, Any]
     model: PublishedModel
     links: dict[str, str]
 

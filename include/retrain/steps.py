@@ -14,8 +14,8 @@ from typing import Any
 from . import summary
 from .config import DatasetConfig, TriggerParams
 from .handoffs import (
+    Candidate,
     Drift,
-    Evaluation,
     GateDecision,
     Ingested,
     Published,
@@ -24,7 +24,6 @@ from .handoffs import (
     RunResults,
     RunSummary,
     TrainingDecision,
-    TrainResult,
     Validated,
 )
 from .lake import guard, lakefs_io, quarantine
@@ -289,46 +288,104 @@ def decide_training(
 
 
 # -- gate and registry -------------------------------------------------------------------------
-def gate(ds: DatasetConfig, evaluation: Evaluation, params: TriggerParams) -> GateDecision:
+def gate(
+    ds: DatasetConfig,
+    endpoint: LakeFSEndpoint,
+    tracking_uri: str,
+    night: Candidate,
+    params: TriggerParams,
+    durations: dict[str, float],
+    ui: tuple[str, str],
+) -> GateDecision:
+    """Decide on the evidence; log the cost and the model card to the candidate's run.
+
+    ``durations``: seconds of this run's finished tasks (Airflow); ``ui``: the lakeFS and MLflow UIs.
+    """
+    import mlflow
+
+    from . import urls
     from .release.gate import decide
 
+    published, training, evaluation = night["published"], night["training"]["result"], night["evaluation"]["result"]
     decision = decide(
-        ds.gate.metric,
-        evaluation["scores"],
+        evaluation["evidence"],
         ds.gate.floor,
         ds.gate.max_regression,
+        ds.gate.recall_floors,
         params.force_promote,
         compared_with=evaluation["champion_version"],
         evaluated_at=evaluation["evaluated_at"],
-        recall_floors=ds.gate.recall_floors,
     )
-    log.info("gate: %s -- %s", decision["decision"].upper(), decision["reason"])
+    log.info("gate: %s", decision["reason"])
+    cost = run_cost(durations, training.get("cost", {}))
+    client = mlflow.MlflowClient(tracking_uri)
+    run_id = training["run_id"]
+    for stage, seconds in cost["stages"].items():
+        client.log_metric(run_id, f"cost_{stage}_seconds", seconds)
+    client.log_metric(run_id, "cost_total_seconds", cost["total_seconds"])
+    links = summary.run_links(ui[0], ui[1], published, None, training)
+    card_url = urls.mlflow_artifact(ui[1], training["experiment_id"], run_id, "model_card/model_card.html")
+    decision = {**decision, "cost": cost, "card_url": card_url}
+    model_card(ds, endpoint, tracking_uri, night, decision, cost, links)
+    log.info("model card: %s", card_url)
     return decision
+
+
+def approval_outcome(decision: GateDecision, approval: dict[str, Any] | None) -> GateDecision:
+    """The final decision of an inconclusive gate after the ``approve`` task (a person or the timeout).
+
+    ``approval`` is what the HITL task returned (chosen_options, responded_by_user, ...), None when
+    the gate decided on its own.
+    """
+    if decision["decision"] != "inconclusive" or approval is None:
+        return decision
+    chosen = (approval.get("chosen_options") or ["Reject"])[0]
+    user = approval.get("responded_by_user") or {}
+    who = (
+        f"{user.get('name') or user.get('id')} in the Airflow UI" if user else "timeout (no answer: the champion stays)"
+    )
+    promote = chosen == APPROVE
+    outcome = "promote" if promote else "reject"
+    reason = f"{outcome.upper()} by {who}, on inconclusive evidence. Gate: {decision['reason']}"
+    return {**decision, "promote": promote, "decision": outcome, "reason": reason, "decided_by": who}  # type: ignore[typeddict-item]
+
+
+APPROVE, KEEP = "Promote", "Reject"  # the options of the approve task
 
 
 def publish_model(
     ds: DatasetConfig,
     endpoint: LakeFSEndpoint,
     tracking_uri: str,
-    published: Published,
-    training: TrainResult,
-    decision: GateDecision,
+    night: Candidate,
+    gated: GateDecision,
+    approval: dict[str, Any] | None,
     lineage: RunLineage,
+    ui: tuple[str, str],
 ) -> PublishedModel:
-    """Register the candidate with its lineage and gate decision; tag its training commit in lakeFS."""
+    """Register the candidate with its lineage and final decision (the gate's, or a person's on an
+    inconclusive gate); tag its training commit in lakeFS; write the final model card."""
     from .release import registry
 
+    published, training = night["published"], night["training"]["result"]
+    decision = approval_outcome(gated, approval)
+    log.info("decision: %s", decision["reason"])
     tags = lineage.version_tags(ds.repository, published["commit"], registry.git_sha())
     out = registry.publish(tracking_uri, ds.model_name, training["run_id"], tags, decision)
     repo = lakefs_io.ensure_repository(lakefs_io.client(endpoint), ds.repository)
     lakefs_io.ensure_tag(repo, f"model-{ds.model_name}-v{out['version']}", published["commit"])
-    return {
+    model: PublishedModel = {
         "name": ds.model_name,
         "commit": published["commit"],
         "version": out["version"],
         "aliases": out["aliases"],
         "previous_champion": out["previous_champion"],
+        "decision": decision,
     }
+    cost = gated.get("cost") or run_cost({}, {})
+    links = summary.run_links(ui[0], ui[1], published, model, training)
+    model_card(ds, endpoint, tracking_uri, night, decision, cost, links, out["version"])
+    return model
 
 
 # -- the run summary -----------------------------------------------------------------------------
@@ -344,6 +401,7 @@ def summarize(lineage: RunLineage, date: str, results: RunResults, lakefs_ui: st
     trained = bool(decision and decision["train"])
     model = None
     if trained and gated:
+        gated = approval_outcome(gated, results.get("approval"))  # a person's answer, if the gate asked
         model = results["promoted"] if gated["decision"] == "promote" else results["rejected"]
     train_result = training["result"] if trained and training else None
     links = summary.run_links(lakefs_ui, mlflow_ui, published, model, train_result)
@@ -361,3 +419,115 @@ def summarize(lineage: RunLineage, date: str, results: RunResults, lakefs_ui: st
         model=model,
         links=links,
     )
+
+
+# -- cost and the model card -----------------------------------------------------------------------
+COST_STAGES = ("ingest", "validate", "publish_data", "check_drift", "train", "evaluate")
+
+
+def run_cost(durations: dict[str, float], trials: dict[str, float]) -> dict[str, Any]:
+    """Seconds per stage (Airflow's task durations) and the trials' CPU- and GPU-seconds (Ray)."""
+    stages = {s: float(durations[s]) for s in COST_STAGES if s in durations}
+    return {
+        "stages": stages,
+        "total_seconds": round(sum(stages.values()), 1),
+        "trial_cpu_seconds": float(trials.get("trial_cpu_seconds", 0.0)),
+        "trial_gpu_seconds": float(trials.get("trial_gpu_seconds", 0.0)),
+    }
+
+
+def _describe_validation(validated: Validated | None) -> str:
+    if not validated:
+        return "not part of this run"
+    kept = len(validated.get("quarantined", []))
+    return (
+        f"{validated['files_total']} files checked, {validated['files_bad']} refused"
+        + (f" ({kept} quarantined)" if kept else "")
+        + f", {validated.get('already_on_main', 0)} already on main"
+    )
+
+
+def _describe_drift(drift: Drift | None) -> str:
+    if not drift:
+        return "not checked"
+    if drift.get("drift_detected"):
+        return "DETECTED in " + ", ".join(drift.get("drifted", []))
+    worst = max((f["psi"] for f in drift.get("features", {}).values()), default=0.0)
+    return f"none (max PSI {worst:.3f} <= {drift.get('threshold')}; {drift.get('reason', '')})".replace("; )", ")")
+
+
+def model_card(
+    ds: DatasetConfig,
+    endpoint: LakeFSEndpoint,
+    tracking_uri: str,
+    night: Candidate,
+    decision: GateDecision,
+    cost: dict[str, Any],
+    links: dict[str, str],
+    version: str | None = None,
+) -> str:
+    """Render the card and log it (Markdown and HTML) to the candidate's run; returns the card's path."""
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+
+    from .release import card
+    from .release.gate import metric_name
+
+    published, training, evaluation = night["published"], night["training"]["result"], night["evaluation"]["result"]
+    client = mlflow.MlflowClient(tracking_uri)
+    changes, champion_train = None, None
+    champion = evaluation["champion_version"]
+    if champion:
+        v = client.get_model_version(ds.model_name, champion)
+        since = (v.tags or {}).get("lakefs.commit")
+        champion_metrics = client.get_run(str(v.run_id)).data.metrics
+        champion_train = {
+            lab: int(champion_metrics[f"train_support_{lab}"])
+            for lab in ds.labels
+            if f"train_support_{lab}" in champion_metrics
+        } or None
+        if since:
+            repo = lakefs_io.ensure_repository(lakefs_io.client(endpoint), ds.repository)
+            kinds = [c.type for c in repo.ref(since).diff(other_ref=published["commit"], prefix=lakefs_io.DATA_PREFIX)]
+            changes = {k: kinds.count(k) for k in ("added", "changed", "removed")} | {"since": since}
+    facts = {
+        "model": ds.model_name,
+        "version": version,
+        "decision": decision,
+        "dataset": ds.name,
+        "modality": ds.modality,
+        "repository": ds.repository,
+        "commit": published["commit"],
+        "validation": _describe_validation(night["validated"]),
+        "drift": _describe_drift(night["drift"]),
+        "changes": changes,
+        "training": training,
+        "labels": ds.labels,
+        "samples": training["samples"],
+        "champion_train": champion_train,
+        "evidence": evaluation["evidence"],
+        "conf": f"{evaluation['evidence']['confidence']:.0%}",
+        "metric_label": metric_name(ds.gate.metric),
+        "scores": evaluation["scores"],
+        "confusion": evaluation["confusion"],
+        "floor": ds.gate.floor,
+        "margin": ds.gate.max_regression,
+        "recall_floors": ds.gate.recall_floors,
+        "budget": {
+            "max_epochs": ds.tune.max_epochs,
+            "patience": ds.tune.patience,
+            "class_weights": ds.tune.class_weights,
+        },
+        "cost": cost,
+        "links": links,
+    }
+    text, html = card.render(facts)
+    with tempfile.TemporaryDirectory() as d:
+        for name, body in ((card.MARKDOWN, text), (card.HTML, html)):
+            (Path(d) / name).write_text(body)
+            client.log_artifact(training["run_id"], str(Path(d) / name), card.ARTIFACT_DIR)
+    if version:
+        client.set_model_version_tag(ds.model_name, version, "model_card", f"{card.ARTIFACT_DIR}/{card.HTML}")
+    return f"{card.ARTIFACT_DIR}/{card.HTML}"

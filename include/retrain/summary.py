@@ -15,6 +15,7 @@ from .handoffs import (
     TrainResult,
     Validated,
 )
+from .release import gate
 
 
 def build(
@@ -67,6 +68,10 @@ def build(
         out["metrics"] = {k: v for k, v in evaluation["scores"].items() if k.startswith(("holdout_", "champ"))}
     if gated:
         out["gate"] = gated
+        if gated.get("cost"):
+            out["cost"] = gated["cost"]
+        if gated.get("card_url"):
+            links = {**links, "Model card": gated["card_url"]}
     if model:
         out["model"] = model
     out["links"] = links
@@ -127,7 +132,27 @@ def facts(s: RunSummary) -> list[tuple[str, str]]:
             out.append(("recall", ", ".join(recalls)))
     g = s.get("gate")
     if g:
-        out.append(("gate", f"{g['decision'].upper()} -- {g['reason']}"))
+        why = g["reason"].split(". Evidence: ")[0]
+        by = g.get("decided_by", "gate")
+        out.append(
+            (
+                "gate",
+                f"{g['decision'].upper()} -- {why}" if by == "gate" else f"{g['decision'].upper()} by {by} -- {why}",
+            )
+        )
+        ev = g.get("evidence")
+        if ev:
+            out.append(("evidence", gate.evidence_line(ev)))
+    c = s.get("cost")
+    if c:
+        stages = ", ".join(f"{k} {v:.0f}" for k, v in c["stages"].items())
+        out.append(
+            (
+                "cost",
+                f"{c['total_seconds']:.0f} s ({stages}); trials {c['trial_cpu_seconds']:.0f} CPU-s, "
+                f"{c['trial_gpu_seconds']:.0f} GPU-s",
+            )
+        )
     mo = s.get("model")
     if mo:
         out.append(("model", f"{mo['name']} v{mo['version']} @{' @'.join(mo['aliases'])}"))
@@ -138,7 +163,7 @@ def facts(s: RunSummary) -> list[tuple[str, str]]:
 # max_length): a longer PATCH is refused and the run would have no note at all.
 NOTE_MAX_CHARS = 1000
 # Facts left out of a note that would be too long, first to last (the console keeps them all).
-NOTE_OPTIONAL = ("recall", "split", "drift", "training")
+NOTE_OPTIONAL = ("recall", "split", "cost", "drift", "training")
 
 
 def note(summary: RunSummary) -> str:

@@ -42,6 +42,11 @@ def mlflow_run(base: str, experiment_id: str, run_id: str) -> str:
     return f"{base.rstrip('/')}/#/experiments/{quote(str(experiment_id))}/runs/{quote(run_id)}"
 
 
+def mlflow_artifact(base: str, experiment_id: str, run_id: str, path: str) -> str:
+    """An artifact of a run, opened in the MLflow UI's viewer (HTML is rendered there)."""
+    return f"{mlflow_run(base, experiment_id, run_id)}/artifactPath/{quote(path)}"
+
+
 def mlflow_model(base: str, name: str, version: str | int) -> str:
     return f"{base.rstrip('/')}/#/models/{quote(name, safe='')}/versions/{version}"
 

@@ -7,10 +7,7 @@ are kept in test-artifacts/browser/.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -18,49 +15,17 @@ import pytest
 
 from devstack import nightly
 from include.retrain import urls as L
-from tests.conftest import ARTIFACTS
+from tests.e2e.browser import logged_in_page, shot
 from tests.e2e.conftest import CAST, wait_for_backfill_runs
-
-SHOTS = ARTIFACTS / "browser"
-CHROMIUM = os.environ.get("RETRAIN_CHROMIUM", "/usr/bin/chromium")
-# As root in a sandbox without a network: no setuid sandbox, no calls home.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
-def page(stack, tmp_path_factory) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: `make setup` installs Debian's chromium package")
-    shutil.rmtree(SHOTS, ignore_errors=True)
-    SHOTS.mkdir(parents=True)
-    stack.airflow_api().wait_for_dag(CAST.dag_id)  # parsed, so the UI can show it
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        context.set_default_timeout(30_000)
-        pg = context.new_page()
-        pg.goto(f"{stack.config.url('airflow')}/dags/{CAST.dag_id}")
-        pg.locator("input[name=username]").fill(stack.creds.airflow_username)
-        pg.locator("input[name=password]").fill(stack.creds.airflow_password)
-        pg.get_by_role("button", name="Sign in").click()
-        pg.wait_for_url(f"**/dags/{CAST.dag_id}**")
+def page(stack) -> Iterator[Any]:
+    with logged_in_page(stack, CAST.dag_id) as pg:
         yield pg
-        context.close()
-        browser.close()
 
 
-def _shot(pg: Any, name: str) -> None:
-    pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+_shot = shot
 
 
 def _open_trigger_form(stack, pg: Any) -> Any:

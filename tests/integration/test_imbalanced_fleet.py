@@ -1,4 +1,4 @@
-"""A 90/5/5 fleet on the real stack: the candidate trained with the balanced loss passes the gate,
+"""A 90/5/5 fleet on the real stack: the candidate trained with the balanced loss is not rejected,
 and a model that always answers the majority class, scored by the real evaluation job on the same
 holdout, is rejected by the default gate (macro-F1) although its accuracy clears the floor.
 """
@@ -57,20 +57,22 @@ def test_the_majority_class_model_is_rejected_and_the_balanced_candidate_is_not(
     counts = trained["samples"]["train"]
     share = counts["normal"] / sum(counts.values())
     assert share >= 0.85, f"not imbalanced enough: {counts}"
-    scores = {}
+    scores, evidence = {}, {}
     for name, run_id in (
         ("candidate", trained["run_id"]),
         ("majority", _majority_model_run(stack.config.url("mlflow"), ds, len(sensor.channels))),
     ):
         job = f"python -m include.retrain.jobs.evaluate --dataset {ds.name} --commit {commit} --run-id {run_id}"
         result, _ = wait_job(*submit_job(stack, ds, job, f"imbalance__{name}", tmp_path))
-        scores[name] = result["scores"]
+        scores[name], evidence[name] = result["scores"], result["evidence"]
     majority, candidate = scores["majority"], scores["candidate"]
     holdout = np.array([majority[f"holdout_support_{lab}"] for lab in LABELS])
     assert holdout[0] / holdout.sum() >= 0.85 and (holdout > 0).all(), holdout  # every class held out
     assert majority["holdout_accuracy"] >= ds.gate.floor  # accuracy alone would have promoted it
-    rejected = decide(ds.gate.metric, majority, ds.gate.floor, ds.gate.max_regression)
-    assert not rejected["promote"] and rejected["reason"].startswith("holdout_macro_f1 0.3"), rejected
-    promoted = decide(ds.gate.metric, candidate, ds.gate.floor, ds.gate.max_regression)
-    print(f"majority model: {rejected['reason']}; candidate: {promoted['reason']}")
-    assert promoted["promote"], (promoted, pd.Series(candidate).round(3).to_dict())
+    rejected = decide(evidence["majority"], ds.gate.floor, ds.gate.max_regression)
+    assert rejected["decision"] == "reject" and rejected["reason"].startswith("REJECT: macro-F1 0.3"), rejected
+    # the interval of the majority model's macro-F1 lies wholly under the floor; the candidate's does not
+    assert evidence["majority"]["candidate"]["high"] < ds.gate.floor
+    balanced = decide(evidence["candidate"], ds.gate.floor, ds.gate.max_regression)
+    print(f"majority model: {rejected['reason']}\ncandidate: {balanced['reason']}")
+    assert balanced["decision"] != "reject", (balanced, pd.Series(candidate).round(3).to_dict())

@@ -6,36 +6,122 @@ from include.retrain.ml import metrics
 from include.retrain.release.gate import decide
 
 
-def test_first_model_needs_only_the_floor():
-    d = decide("holdout_accuracy", {"holdout_accuracy": 0.91}, floor=0.9, max_regression=0.02)
-    assert d["promote"] and d["decision"] == "promote" and "first model" in d["reason"]
+def _evidence(value, low, high, against=(), recall=None, metric="holdout_accuracy"):
+    """Evidence with the given candidate interval; ``against``: (role, version, diff, low, high)."""
+    return {
+        "metric": metric,
+        "confidence": 0.95,
+        "resamples": 2000,
+        "samples": 400,
+        "units": 40,
+        "unit": "machine",
+        "candidate": {"value": value, "low": low, "high": high},
+        "recall": recall or {},
+        "against": [
+            {
+                "role": role,
+                "version": version,
+                "value": value - d,
+                "difference": {"value": d, "low": lo, "high": hi},
+                "mcnemar_p": 0.21,
+                "candidate_only": 12,
+                "other_only": 9,
+            }
+            for role, version, d, lo, hi in against
+        ],
+    }
 
 
-def test_below_the_floor_is_rejected_with_the_numbers():
-    d = decide("holdout_accuracy", {"holdout_accuracy": 0.85}, floor=0.9, max_regression=0.02)
-    assert not d["promote"] and d["reason"] == "holdout_accuracy 0.8500 < floor 0.9000"
+def test_first_model_needs_only_the_floor_with_confidence():
+    d = decide(_evidence(0.95, 0.92, 0.97), floor=0.9, margin=0.02)
+    assert d["promote"] and d["decision"] == "promote" and "(first model)" in d["reason"]
+    assert d["decided_by"] == "gate"
 
 
-def test_regression_beyond_tolerance_is_rejected():
-    scores = {"holdout_accuracy": 0.93, "champion_holdout_accuracy": 0.96}
-    d = decide("holdout_accuracy", scores, floor=0.9, max_regression=0.02)
-    assert not d["promote"]
-    assert "regresses more than 0.0200 below the champion's 0.9600" in d["reason"]
+def test_below_the_floor_with_confidence_is_rejected_with_the_numbers():
+    d = decide(_evidence(0.85, 0.80, 0.88), floor=0.9, margin=0.02)
+    assert not d["promote"] and d["decision"] == "reject"
+    assert d["reason"].startswith("REJECT: accuracy 0.850 [0.800, 0.880] is below the floor 0.900 with 95% confidence")
+    assert "400 samples from 40 held-out units (machine)" in d["reason"]
 
 
-def test_small_regression_within_tolerance_passes():
-    scores = {"holdout_accuracy": 0.95, "champion_holdout_accuracy": 0.96}
-    assert decide("holdout_accuracy", scores, floor=0.9, max_regression=0.02)["promote"]
+def test_an_interval_across_the_floor_is_inconclusive():
+    d = decide(_evidence(0.91, 0.87, 0.94), floor=0.9, margin=0.02)
+    assert not d["promote"] and d["decision"] == "inconclusive" and "a person decides" in d["reason"]
+
+
+def test_worse_than_the_champion_by_more_than_the_margin_with_confidence_is_rejected():
+    d = decide(_evidence(0.93, 0.91, 0.95, [("champion", "3", -0.05, -0.08, -0.03)]), 0.9, 0.02)
+    assert d["decision"] == "reject" and "worse than the champion v3 by more than 0.020" in d["reason"]
+    assert "Δ accuracy vs champion v3 -0.050, 95% CI [-0.080, -0.030], McNemar p=0.21" in d["reason"]
+
+
+def test_non_inferior_with_confidence_is_promoted_and_a_wide_difference_is_inconclusive():
+    assert decide(_evidence(0.95, 0.93, 0.97, [("champion", "3", 0.01, -0.015, 0.03)]), 0.9, 0.02)["promote"]
+    d = decide(_evidence(0.95, 0.93, 0.97, [("champion", "3", 0.01, -0.04, 0.05)]), 0.9, 0.02)
+    assert d["decision"] == "inconclusive" and "not shown to be within 0.020 of the champion v3" in d["reason"]
+
+
+def test_margin_zero_asks_for_better_with_confidence():
+    same = decide(_evidence(0.95, 0.93, 0.97, [("champion", "3", 0.0, 0.0, 0.0)]), 0.9, 0.0)
+    assert same["decision"] == "inconclusive" and "not shown to be better than the champion v3" in same["reason"]
+    assert decide(_evidence(0.95, 0.93, 0.97, [("champion", "3", 0.02, 0.005, 0.04)]), 0.9, 0.0)["promote"]
+
+
+def test_the_pinned_reference_stops_a_ratchet():
+    """Within the margin of the champion, but confidently worse than the reference: rejected."""
+    ev = _evidence(
+        0.93, 0.92, 0.94, [("champion", "7", -0.01, -0.015, -0.005), ("reference", "2", -0.06, -0.08, -0.04)]
+    )
+    d = decide(ev, 0.9, 0.02)
+    assert d["decision"] == "reject" and "worse than the reference v2" in d["reason"]
 
 
 def test_force_promote_overrides_and_says_so():
-    d = decide("holdout_accuracy", {"holdout_accuracy": 0.5}, 0.9, 0.0, force_promote=True)
-    assert d["promote"] and d["forced"] and d["reason"].startswith("forced by force_promote")
+    d = decide(_evidence(0.5, 0.4, 0.6), 0.9, 0.0, force_promote=True)
+    assert d["promote"] and d["forced"] and d["decided_by"] == "force_promote"
+    assert d["reason"].startswith("PROMOTE forced by force_promote, overriding REJECT")
 
 
-def test_missing_metric_is_a_clear_error():
-    with pytest.raises(ValueError, match="gate metric 'holdout_macro_f1' missing"):
-        decide("holdout_macro_f1", {"holdout_accuracy": 1.0}, 0.9, 0.0)
+def test_recall_floors_reject_with_confidence_and_ask_when_unsure():
+    recall = {
+        "bearing_fault": {"value": 0.2, "low": 0.0, "high": 0.4},
+        "misalignment": {"value": 0.8, "low": 0.6, "high": 0.95},
+    }
+    d = decide(_evidence(0.95, 0.93, 0.97, recall=recall), 0.9, 0.02, recall_floors={"bearing_fault": 0.5})
+    assert (
+        d["decision"] == "reject" and "recall of 'bearing_fault' 0.200 [0.000, 0.400] is below its floor" in d["reason"]
+    )
+    d = decide(_evidence(0.95, 0.93, 0.97, recall=recall), 0.9, 0.02, recall_floors={"misalignment": 0.7})
+    assert d["decision"] == "inconclusive"
+    d = decide(_evidence(0.95, 0.93, 0.97, recall=recall), 0.9, 0.02, recall_floors={"crack": 0.7})
+    assert d["decision"] == "reject" and "recall of 'crack' missing" in d["reason"]
+
+
+def test_a_persons_answer_or_the_timeout_decides_an_inconclusive_gate():
+    from include.retrain.steps import approval_outcome
+
+    gated = decide(_evidence(0.91, 0.87, 0.94), floor=0.9, margin=0.02)
+    yes = approval_outcome(gated, {"chosen_options": ["Promote"], "responded_by_user": {"id": "1", "name": "ana"}})
+    assert yes["promote"] and yes["decision"] == "promote" and yes["decided_by"] == "ana in the Airflow UI"
+    assert yes["reason"].startswith("PROMOTE by ana in the Airflow UI, on inconclusive evidence. Gate: INCONCLUSIVE")
+    no = approval_outcome(gated, {"chosen_options": ["Reject"], "responded_by_user": {"id": "2", "name": "bo"}})
+    assert not no["promote"] and no["decided_by"] == "bo in the Airflow UI"
+    timeout = approval_outcome(gated, {"chosen_options": ["Reject"], "responded_by_user": None})
+    assert timeout["decision"] == "reject" and timeout["decided_by"].startswith("timeout")
+    decided = decide(_evidence(0.95, 0.93, 0.97), 0.9, 0.02)
+    assert approval_outcome(decided, None) == decided
+
+
+def test_the_reference_moves_only_on_evidence_or_a_persons_approval():
+    from include.retrain.release.registry import reference_move
+
+    within = decide(_evidence(0.95, 0.93, 0.97, [("champion", "3", -0.005, -0.015, 0.01)]), 0.9, 0.02)
+    assert within["promote"] and reference_move(within, "3") is None  # within the margin: pinned
+    better = decide(_evidence(0.97, 0.95, 0.99, [("champion", "3", 0.03, 0.01, 0.05)]), 0.9, 0.02)
+    assert "better than the reference v3 with confidence" in reference_move(better, "3")
+    assert reference_move(within, None) is not None
+    assert reference_move({**within, "decided_by": "ana in the Airflow UI"}, "3") == "approved by ana in the Airflow UI"
 
 
 def test_metrics_summary():
@@ -132,18 +218,20 @@ def test_reproduced_metrics_are_compared_within_the_tolerance():
 
 
 def test_a_majority_class_model_passes_on_accuracy_but_fails_on_macro_f1_and_recall_floors():
-    """90/5/5 holdout: always answering the majority class scores accuracy 0.90."""
-    from include.retrain.ml import metrics
+    """90/5/5 holdout from 100 images: always answering the majority class scores accuracy 0.90."""
+    from include.retrain.release.evidence import gate_evidence
 
     labels = ["normal", "bearing_fault", "imbalance"]
     y = np.array([0] * 90 + [1] * 5 + [2] * 5)
-    scores = {f"holdout_{k}": v for k, v in metrics.summary(y, np.zeros_like(y), labels).items()}
-    assert scores["holdout_accuracy"] == pytest.approx(0.90)
-    assert decide("holdout_accuracy", scores, 0.9, 0.0)["promote"]  # what the old default let through
-    d = decide("holdout_macro_f1", scores, 0.9, 0.0)
-    assert not d["promote"] and d["reason"].startswith("holdout_macro_f1 0.3158 < floor 0.9000")
-    d = decide("holdout_accuracy", scores, 0.9, 0.0, recall_floors={"bearing_fault": 0.5})
-    assert not d["promote"] and d["reason"] == "recall of 'bearing_fault' 0.0000 < its floor 0.5000"
+    pred, units = np.zeros_like(y), np.arange(len(y))
+    acc = gate_evidence("holdout_accuracy", y, pred, units, labels, [], "image")
+    assert acc["candidate"]["value"] == pytest.approx(0.90)
+    assert decide(acc, 0.8, 0.0)["promote"]  # what accuracy lets through
+    f1 = gate_evidence("holdout_macro_f1", y, pred, units, labels, [], "image")
+    d = decide(f1, 0.8, 0.0)
+    assert d["decision"] == "reject" and d["reason"].startswith("REJECT: macro-F1 0.316 [")
+    d = decide(acc, 0.8, 0.0, recall_floors={"bearing_fault": 0.5})
+    assert d["decision"] == "reject" and "recall of 'bearing_fault' 0.000 [0.000, 0.000]" in d["reason"]
 
 
 def test_a_failed_job_names_its_error_and_whether_a_retry_can_help(capsys):
@@ -190,3 +278,65 @@ def test_a_long_summary_still_fits_airflows_note_limit():
     assert len(note) <= summary.NOTE_MAX_CHARS
     assert "- gate: REJECT -- holdout_macro_f1 0.8000 < floor 0.9000" in note and "[link 3](" in note
     assert any(line.strip().startswith("recall:") for line in summary.console(s))  # type: ignore[arg-type]
+
+
+def test_the_model_card_renders_every_section_as_markdown_and_html():
+    from include.retrain.release import card
+    from include.retrain.release.gate import decide
+
+    ev = _evidence(
+        0.95,
+        0.93,
+        0.97,
+        [("champion", "3", 0.01, -0.005, 0.03)],
+        recall={"ok": {"value": 0.9, "low": 0.8, "high": 0.97}},
+    )
+    decision = decide(ev, 0.9, 0.02) | {"decided_by": "ana in the Airflow UI"}
+    facts = {
+        "model": "cast_metal",
+        "version": "4",
+        "decision": decision,
+        "dataset": "cast_metal",
+        "modality": "image",
+        "repository": "cast-metal",
+        "commit": "c" * 64,
+        "validation": "10 files checked, 1 refused (1 quarantined), 0 already on main",
+        "drift": "none (max PSI 0.010 <= 0.2)",
+        "changes": {"added": 10, "changed": 0, "removed": 1, "since": "a" * 64},
+        "training": {
+            "split": "by image",
+            "trials": 4,
+            "trial_errors": 0,
+            "best_val_macro_f1": 0.96,
+            "best_val_accuracy": 0.97,
+            "best_config": {"lr": 0.001},
+        },
+        "labels": ["ok", "crack"],
+        "samples": {"train": {"ok": 70, "crack": 7}, "val": {"ok": 15, "crack": 2}, "holdout": {"ok": 15, "crack": 2}},
+        "champion_train": {"ok": 60, "crack": 6},
+        "evidence": ev,
+        "conf": "95%",
+        "metric_label": "accuracy",
+        "scores": {"holdout_accuracy": 0.95},
+        "confusion": [[15, 0], [1, 1]],
+        "floor": 0.9,
+        "margin": 0.02,
+        "recall_floors": {},
+        "budget": {"max_epochs": 30, "patience": 5, "class_weights": "balanced"},
+        "cost": {
+            "stages": {"train": 100.0, "evaluate": 20.0},
+            "total_seconds": 120.0,
+            "trial_cpu_seconds": 80.0,
+            "trial_gpu_seconds": 0.0,
+        },
+        "links": {"MLflow run": "http://mlflow/run"},
+    }
+    text, html = card.render(facts)
+    assert text.startswith("# Model card: cast_metal v4\n") and "decided by ana in the Airflow UI" in text
+    for section in ("## Data", "## Metrics on the holdout", "## Gate evidence", "## Training", "## Cost", "## Lineage"):
+        assert section in text
+    assert "10 files added, 0 changed, 1 removed" in text and "| crack | 7 | 2 | 2 | 6 |" in text
+    assert (
+        "<table>" in html and "<h2>Gate evidence</h2>" in html and '<a href="http://mlflow/run">MLflow run</a>' in html
+    )
+    assert "| **total** | **120.0** |" in text

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from airflow.sdk import BaseHook, BaseNotifier
 
-from .notes import set_dag_run_note
+from .airflow_rest import set_dag_run_note
 
 log = logging.getLogger(__name__)
 ALERT_CONN = "retrain_alerts"

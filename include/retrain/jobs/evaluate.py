@@ -18,7 +18,7 @@ from .. import config as config_mod
 from ..handoffs import Evaluation
 from ..lake import lakefs_io
 from ..ml import dataset, features, metrics
-from ..release import registry
+from ..release import evidence, registry
 from .submission import emit_result, run_job
 
 
@@ -64,16 +64,41 @@ def evaluate(ds: config_mod.DatasetConfig, commit: str, run_id: str) -> Evaluati
     scores = {f"holdout_{k}": v for k, v in metrics.summary(holdout.y, pred, labels).items()}
     support = features.class_counts(split.parts, labels)["holdout"]
     scores |= {f"holdout_support_{lab}": float(n) for lab, n in support.items()}
-    champ_version = registry.champion_version(mlflow.get_tracking_uri(), ds.model_name)
-    if champ_version is not None:
-        champ = mlflow.pytorch.load_model(f"models:/{ds.model_name}/{champ_version}")
-        champ_scores = metrics.summary(holdout.y, models.predict(champ, holdout.x), labels)
-        scores["champion_holdout_accuracy"] = champ_scores["accuracy"]
-        scores["champion_holdout_macro_f1"] = champ_scores["macro_f1"]
+    tracking = mlflow.MlflowClient()
+    champ_version = registry.alias_version(tracking, ds.model_name, registry.CHAMPION)
+    reference = registry.alias_version(tracking, ds.model_name, registry.REFERENCE)
+    others = []
+    for role, version in (("champion", champ_version), ("reference", reference)):
+        if version is None or (role == "reference" and version == champ_version):
+            continue
+        other = models.predict(mlflow.pytorch.load_model(f"models:/{ds.model_name}/{version}"), holdout.x)
+        other_scores = metrics.summary(holdout.y, other, labels)
+        scores[f"{role}_holdout_accuracy"] = other_scores["accuracy"]
+        scores[f"{role}_holdout_macro_f1"] = other_scores["macro_f1"]
+        others.append((role, version, other))
+    ev = evidence.gate_evidence(
+        ds.gate.metric,
+        holdout.y,
+        pred,
+        holdout.keys,
+        labels,
+        others,
+        split.plan.unit_name(),
+        ds.gate.confidence,
+        ds.gate.resamples,
+    )
+    scores[f"{ds.gate.metric}_low"], scores[f"{ds.gate.metric}_high"] = ev["candidate"]["low"], ev["candidate"]["high"]
+    for c in ev["against"]:
+        scores[f"delta_{c['role']}_low"], scores[f"delta_{c['role']}_high"] = (
+            c["difference"]["low"],
+            c["difference"]["high"],
+        )
     client = mlflow.MlflowClient()
     for k, v in {**scores, "holdout_samples": float(len(holdout))}.items():
         client.log_metric(run_id, k, float(v))
     client.set_tag(run_id, "champion.version", champ_version or "none")
+    client.set_tag(run_id, "reference.version", reference or "none")
+    client.log_dict(run_id, ev, "evaluation/evidence.json")
     with tempfile.TemporaryDirectory() as d:
         png = Path(d) / "confusion_matrix.png"
         matrix = metrics.confusion(holdout.y, pred, len(labels))
@@ -92,6 +117,8 @@ def evaluate(ds: config_mod.DatasetConfig, commit: str, run_id: str) -> Evaluati
         "champion_version": champ_version,
         "evaluated_at": evaluated_at,
         "scores": scores,
+        "evidence": ev,  # type: ignore[typeddict-item]
+        "confusion": matrix.tolist(),
     }
 
 

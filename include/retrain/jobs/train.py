@@ -173,6 +173,16 @@ def close_trial_runs(client: Any, experiment_id: str, parent_run_id: str, result
         client.set_terminated(run.info.run_id, status)
 
 
+def trial_cost(results: Any, cpus_per_trial: float, gpus_per_trial: float) -> dict[str, float]:
+    """Seconds of every trial (Tune's ``time_total_s``) times the resources Ray reserved for it."""
+    seconds = sum(float((r.metrics or {}).get("time_total_s", 0.0)) for r in results)
+    return {
+        "trial_seconds": round(seconds, 1),
+        "trial_cpu_seconds": round(seconds * cpus_per_trial, 1),
+        "trial_gpu_seconds": round(seconds * gpus_per_trial, 1),
+    }
+
+
 def tune_and_log(
     ds: config_mod.DatasetConfig,
     commit: str,
@@ -297,6 +307,8 @@ def tune_and_log(
         model.load_state_dict(state["model"])
         model.eval()
         best_metrics = {f"best_{k}": float(metrics[k]) for k in ("val_accuracy", "val_macro_f1")}
+        cost = trial_cost(results, ds.tune.cpus_per_trial, gpus_per_trial)
+        mlflow.log_metrics({f"cost_{k}": v for k, v in cost.items()})
         mlflow.log_params({f"best_{k}": v for k, v in hp.items()})
         # what a reproduction needs beyond the hyperparameters (make reproduce, dvc.yaml)
         mlflow.log_params({"seed": seed, "best_epoch": int(state["epoch"]) + 1})
@@ -321,6 +333,7 @@ def tune_and_log(
             "ray_version": ray.__version__,
             "split": splits.plan.describe(),
             "samples": counts,
+            "cost": cost,
         }
     return result
 

@@ -62,6 +62,12 @@ class SplitPlan:
             return f"by machine and time block of {_duration(float(self.block_seconds or 0))}"
         return f"by {self.unit}"
 
+    def unit_name(self) -> str:
+        """What one held-out unit is, for people: "machine", "machine x 1 d block", "image"."""
+        if self.unit == "time":
+            return f"machine x {_duration(float(self.block_seconds or 0))} block"
+        return {"asset": "machine"}.get(self.unit, self.unit)
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 

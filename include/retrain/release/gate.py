@@ -1,61 +1,106 @@
-"""The promotion gate: an absolute floor, no regression against the champion, optional recall floors."""
+"""The promotion gate: three outcomes from confidence intervals, never from point estimates alone.
+
+With ``margin`` = ``gate.max_regression`` and the intervals of release/evidence.py:
+
+* **reject** when the evidence is confidently bad: the candidate's upper bound is under the floor,
+  or its difference to the champion (or to the pinned reference) has an upper bound under
+  ``-margin``, or a configured class's recall has an upper bound under its recall floor;
+* **promote** when it is confidently good: the candidate's lower bound clears the floor, every
+  recall floor is cleared by the lower bound, and every difference has a lower bound above
+  ``-margin`` (non-inferiority; with margin 0 the candidate must be better with confidence);
+* **inconclusive** otherwise: a person decides in the Airflow UI (the ``approve`` task), and a
+  timeout keeps the champion.
+
+``force_promote`` promotes anything and says what it overrode.
+"""
 
 from __future__ import annotations
 
-from ..handoffs import GateDecision, Scores
+from ..handoffs import Bound, Comparison, Evidence, GateDecision
+
+_NAMES = {"holdout_macro_f1": "macro-F1", "holdout_accuracy": "accuracy"}
+
+
+def metric_name(metric: str) -> str:
+    return _NAMES.get(metric, metric)
+
+
+def _ci(b: Bound, signed: bool = False) -> str:
+    f = "{:+.3f}" if signed else "{:.3f}"
+    return f"{f.format(b['value'])} [{f.format(b['low'])}, {f.format(b['high'])}]"
+
+
+def comparison_line(c: Comparison, metric: str, confidence: float) -> str:
+    """e.g. "Δ macro-F1 vs champion v3 +0.012, 95% CI [-0.006, +0.031], McNemar p=0.21"."""
+    d = c["difference"]
+    return (
+        f"Δ {metric_name(metric)} vs {c['role']} v{c['version']} {d['value']:+.3f}, {confidence:.0%} CI "
+        f"[{d['low']:+.3f}, {d['high']:+.3f}], McNemar p={c['mcnemar_p']:.2g}"
+    )
+
+
+def evidence_line(ev: Evidence) -> str:
+    """The numbers of the evidence in one line (the task log, the run note, the version's tags)."""
+    parts = [f"{metric_name(ev['metric'])} {_ci(ev['candidate'])}"]
+    parts += [comparison_line(c, ev["metric"], ev["confidence"]) for c in ev["against"]]
+    parts.append(f"{ev['samples']} samples from {ev['units']} held-out units ({ev['unit']})")
+    return "; ".join(parts)
 
 
 def decide(
-    metric: str,
-    scores: Scores,
+    evidence: Evidence,
     floor: float,
-    max_regression: float,
+    margin: float,
+    recall_floors: dict[str, float] | None = None,
     force_promote: bool = False,
     compared_with: str | None = None,
     evaluated_at: str | None = None,
-    recall_floors: dict[str, float] | None = None,
 ) -> GateDecision:
-    """Decide on a candidate from its holdout ``scores`` (which hold ``champion_<metric>`` when a champion exists).
-
-    Passes when ``metric >= floor`` and ``metric >= champion - max_regression``; a first model
-    needs only the floor. ``recall_floors`` ({label: minimum}) also require the holdout recall
-    ``holdout_recall_<label>`` of those labels. ``force_promote`` promotes anyway and says so.
-    """
-    if metric not in scores:
-        raise ValueError(f"gate metric '{metric}' missing from the evaluation (have: {', '.join(sorted(scores))})")
-    value = float(scores[metric])
-    champion = scores.get(f"champion_{metric}")
-    failures = []
-    if value < floor:
-        failures.append(f"{metric} {value:.4f} < floor {floor:.4f}")
-    if champion is not None and value < float(champion) - max_regression:
-        failures.append(
-            f"{metric} {value:.4f} regresses more than {max_regression:.4f} below the champion's {float(champion):.4f}"
-        )
+    """Decide on a candidate from its evidence (see the module docstring for the rule)."""
+    name, conf = metric_name(evidence["metric"]), f"{evidence['confidence']:.0%}"
+    cand = evidence["candidate"]
+    bad: list[str] = []  # confidently bad
+    open_: list[str] = []  # not confidently good
+    if cand["high"] < floor:
+        bad.append(f"{name} {_ci(cand)} is below the floor {floor:.3f} with {conf} confidence")
+    elif cand["low"] < floor:
+        open_.append(f"{name} {_ci(cand)} may be below the floor {floor:.3f}")
+    for c in evidence["against"]:
+        d, who = c["difference"], f"the {c['role']} v{c['version']}"
+        if d["high"] < -margin:
+            bad.append(f"worse than {who} by more than {margin:.3f} with {conf} confidence (Δ {_ci(d, True)})")
+        elif d["low"] <= -margin:
+            what = f"within {margin:.3f} of" if margin > 0 else "better than"  # margin 0: better, with confidence
+            open_.append(f"not shown to be {what} {who} (Δ {_ci(d, True)})")
     for label, minimum in (recall_floors or {}).items():
-        recall = scores.get(f"holdout_recall_{label}")
-        if recall is None:
-            failures.append(f"recall of '{label}' missing from the evaluation")
-        elif float(recall) < minimum:
-            failures.append(f"recall of '{label}' {float(recall):.4f} < its floor {minimum:.4f}")
-    promote, forced = not failures or force_promote, bool(failures) and force_promote
-    if not failures:
-        against = (
-            f" and within {max_regression:.4f} of the champion's {float(champion):.4f}"
-            if champion is not None
-            else " (first model: floor only)"
-        )
-        floors = f"; recall floors met ({', '.join(recall_floors)})" if recall_floors else ""
-        reason = f"{metric} {value:.4f} >= floor {floor:.4f}{against}{floors}"
-    elif force_promote:
-        reason = "forced by force_promote, overriding: " + "; ".join(failures)
+        r = evidence["recall"].get(label)
+        if r is None:
+            bad.append(f"recall of '{label}' missing from the evaluation")
+        elif r["high"] < minimum:
+            bad.append(f"recall of '{label}' {_ci(r)} is below its floor {minimum:.3f} with {conf} confidence")
+        elif r["low"] < minimum:
+            open_.append(f"recall of '{label}' {_ci(r)} may be below its floor {minimum:.3f}")
+    numbers = evidence_line(evidence)
+    if bad:
+        outcome, why = "reject", "; ".join(bad)
+    elif open_:
+        outcome, why = "inconclusive", "; ".join(open_) + " -- a person decides"
     else:
-        reason = "; ".join(failures)
+        against = " and ".join(f"within {margin:.3f} of the {c['role']}" for c in evidence["against"])
+        floors = " and the recall floors" if recall_floors else ""
+        why = f"clears the floor {floor:.3f}{floors}" + (f" and is {against}" if against else " (first model)")
+        outcome, why = "promote", why + f" with {conf} confidence"
+    forced = force_promote and outcome != "promote"
+    reason = f"{outcome.upper()}: {why}. Evidence: {numbers}"
+    if forced:
+        reason = f"PROMOTE forced by force_promote, overriding {outcome.upper()}: {why}. Evidence: {numbers}"
     return {
-        "promote": promote,
-        "decision": "promote" if promote else "reject",
+        "promote": outcome == "promote" or forced,
+        "decision": "promote" if forced else outcome,  # type: ignore[typeddict-item]
         "reason": reason,
         "forced": forced,
         "compared_with": compared_with,
         "evaluated_at": evaluated_at,
+        "evidence": evidence,
+        "decided_by": "force_promote" if forced else "gate",
     }

@@ -16,6 +16,9 @@ from ..config import PROJECT_ROOT
 from ..handoffs import Drift, GateDecision
 
 CHAMPION, CHALLENGER = "champion", "challenger"
+# The pinned reference the gate also holds every candidate against (no ratchet): moved only by a
+# person's approval, by the first model, or by a candidate better than it with confidence.
+REFERENCE = "reference"
 # Registered-model tag: when `champion` last moved, on purpose (a gate or a rollback), in ISO time.
 CHAMPION_MOVED_AT = "champion.moved_at"
 log = logging.getLogger(__name__)
@@ -83,22 +86,55 @@ def publish(
     mlflow.set_tracking_uri(tracking_uri)
     client = mlflow.MlflowClient()
     version = register_candidate(client, model_name, run_id)
+    cost = decision.get("cost") or {}
+    gate_tags = {
+        "gate.decision": decision["decision"],
+        "gate.reason": decision["reason"][:5000],
+        "gate.forced": str(decision["forced"]).lower(),
+        "gate.decided_by": decision.get("decided_by", "gate"),
+    }
     tags = {
         **lineage,
-        "gate.decision": decision["decision"],
-        "gate.reason": decision["reason"],
-        "gate.forced": str(decision["forced"]).lower(),
+        **gate_tags,
+        **{f"cost.{k}": str(cost[k]) for k in ("total_seconds", "trial_cpu_seconds", "trial_gpu_seconds") if k in cost},
     }
     for k, v in tags.items():
         client.set_model_version_tag(model_name, version, k, v)
-    for k in ("gate.decision", "gate.reason", "gate.forced"):
-        client.set_tag(run_id, k, tags[k])
+    for k, v in gate_tags.items():
+        client.set_tag(run_id, k, v)
     previous = alias_version(client, model_name, CHAMPION)
+    reference = alias_version(client, model_name, REFERENCE)
     aliases = []
     for alias in (CHALLENGER, CHAMPION) if decision["promote"] else (CHALLENGER,):
         if _move_alias(client, model_name, alias, version, decision.get("evaluated_at")):
             aliases.append(alias)
+    if CHAMPION in aliases and (why := reference_move(decision, reference)):
+        client.set_registered_model_alias(model_name, REFERENCE, version)
+        client.set_model_version_tag(model_name, version, "reference.reason", why)
+        aliases.append(REFERENCE)
+    elif reference == version:
+        aliases.append(REFERENCE)
     return {"version": version, "aliases": aliases, "previous_champion": previous}
+
+
+def reference_move(decision: GateDecision, reference: str | None) -> str | None:
+    """Why a newly promoted version becomes the pinned reference, or None to keep the reference.
+
+    It moves for the first model, for a person's approval, and for a candidate better than the
+    reference with confidence -- never for one only "within the margin", so small losses cannot add up.
+    """
+    if reference is None:
+        return "first reference (no reference yet)"
+    who = decision.get("decided_by", "gate")
+    if who.endswith("in the Airflow UI"):
+        return f"approved by {who}"
+    evidence = decision.get("evidence")
+    for c in evidence["against"] if evidence else []:
+        if c["version"] == reference and c["difference"]["low"] > 0:
+            return (
+                f"better than the reference v{reference} with confidence (Δ lower bound {c['difference']['low']:+.4f})"
+            )
+    return None
 
 
 def _move_alias(client: Any, model_name: str, alias: str, version: str, evaluated_at: str | None) -> bool:

@@ -1,0 +1,69 @@
+"""Calls to Airflow's own REST API from a task: the DAG-run note and the run's task durations
+(no Task SDK call exists for either)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from airflow.sdk import BaseHook
+
+log = logging.getLogger(__name__)
+AIRFLOW_API_CONN = "airflow_api"
+
+
+def _session(conn_id: str) -> tuple[str, dict[str, str]]:
+    """(api-server URL, auth header): the connection's user buys a JWT (``POST /auth/token``)."""
+    import requests
+
+    conn = BaseHook.get_connection(conn_id)
+    base = (conn.host or "").rstrip("/")
+    login = requests.post(f"{base}/auth/token", json={"username": conn.login, "password": conn.password}, timeout=10)
+    login.raise_for_status()
+    return base, {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
+def _run_path(dag_id: str, run_id: str) -> str:
+    return f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
+
+
+def set_dag_run_note(dag_id: str, run_id: str, note: str, conn_id: str = AIRFLOW_API_CONN) -> bool:
+    """Best effort: a run summary must never fail the run. Returns whether the note was written.
+
+    The connection holds the api-server's URL and a user allowed to edit DAG runs.
+    """
+    import requests
+
+    try:
+        base, headers = _session(conn_id)
+        resp = requests.patch(
+            f"{base}{_run_path(dag_id, run_id)}",
+            params={"update_mask": "note"},
+            json={"note": note},
+            headers=headers,
+            timeout=10,
+        )
+        resp.raise_for_status()
+        return True
+    except Exception as exc:  # best effort: any failure only costs the note
+        log.warning("could not write the DAG-run note through connection %r: %s", conn_id, exc)
+        return False
+
+
+def task_durations(dag_id: str, run_id: str, conn_id: str = AIRFLOW_API_CONN) -> dict[str, float]:
+    """Seconds each finished task of the run took (its latest try), by task id; {} when the API
+    cannot be reached (the cost is then reported as unknown, the run goes on)."""
+    import requests
+
+    try:
+        base, headers = _session(conn_id)
+        resp = requests.get(
+            f"{base}{_run_path(dag_id, run_id)}/taskInstances", params={"limit": 100}, headers=headers, timeout=10
+        )
+        resp.raise_for_status()
+        items: list[dict[str, Any]] = resp.json().get("task_instances", [])
+    except Exception as exc:
+        log.warning("could not read the task durations through connection %r: %s", conn_id, exc)
+        return {}
+    return {t["task_id"]: round(float(t["duration"]), 1) for t in items if t.get("duration") is not None}
