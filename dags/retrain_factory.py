@@ -36,6 +36,7 @@ from typing import Any
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, dag, task
 from airflow.sdk.definitions.callback import AsyncCallback
 from airflow.sdk.definitions.deadline import DeadlineAlert
+from airflow.sdk.exceptions import AirflowSkipException
 
 from include.retrain import config, handoffs, steps, summary
 from include.retrain import urls as L
@@ -163,14 +164,21 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
 
         # after the gate directly, or after a person's answer (approve): whichever ran
         @linked_task(
-            links=(L.MLFLOW_MODEL, L.LAKEFS_COMMIT), trigger_rule="none_failed_min_one_success", **lakefs_links
+            links=(L.MLFLOW_MODEL, L.LAKEFS_COMMIT, L.MODEL_CARD),
+            trigger_rule="none_failed_min_one_success",
+            **lakefs_links,
         )
         def publish_model(
             night: handoffs.Candidate,
             decision: handoffs.GateDecision,
             approval: dict[str, Any] | None,
+            training: handoffs.TrainingDecision,
             dag_run: Any,
         ) -> handoffs.PublishedModel:
+            # It runs whether the gate chose it or a person did; a night that did not train has no
+            # candidate (and a skipped task may still hold a cleared earlier try's result).
+            if not training["train"]:
+                raise AirflowSkipException(f"no candidate in this run: {training['reason']}")
             ui = (ui_url(LAKEFS_CONN), ui_url(MLFLOW_CONN))
             endpoint = lakefs_endpoint()
             return steps.publish_model(cfg, endpoint, mlflow_url(), night, decision, approval, lineage(dag_run), ui)
@@ -198,8 +206,9 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
         }
         gated = gate(night)
         gated >> approve
-        promoted = publish_model.override(task_id="promote", outlets=[model_asset])(night, gated, approve.output)
-        rejected = publish_model.override(task_id="reject")(night, gated, approve.output)
+        candidate = (night, gated, approve.output, decision)
+        promoted = publish_model.override(task_id="promote", outlets=[model_asset])(*candidate)
+        rejected = publish_model.override(task_id="reject")(*candidate)
         gated >> [promoted, rejected]
         results = {
             "published": published,

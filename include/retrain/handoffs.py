@@ -214,6 +214,7 @@ class PublishedModel(TypedDict):
     aliases: list[str]
     previous_champion: str | None
     decision: NotRequired[GateDecision]  # the final one: the gate's, or a person's on an inconclusive gate
+    card_url: NotRequired[str]  # the model card in the MLflow UI
 
 
 class Candidate(TypedDict):

@@ -382,6 +382,9 @@ def publish_model(
         "previous_champion": out["previous_champion"],
         "decision": decision,
     }
+    if gated.get("card_url"):
+        model["card_url"] = gated["card_url"]
+        log.info("model card: %s", gated["card_url"])
     cost = gated.get("cost") or run_cost({}, {})
     links = summary.run_links(ui[0], ui[1], published, model, training)
     model_card(ds, endpoint, tracking_uri, night, decision, cost, links, out["version"])

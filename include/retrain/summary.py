@@ -71,7 +71,7 @@ def build(
         if gated.get("cost"):
             out["cost"] = gated["cost"]
         if gated.get("card_url"):
-            links = {**links, "Model card": gated["card_url"]}
+            links = {**links, urls.MODEL_CARD: gated["card_url"]}
     if model:
         out["model"] = model
     out["links"] = links
@@ -132,14 +132,9 @@ def facts(s: RunSummary) -> list[tuple[str, str]]:
             out.append(("recall", ", ".join(recalls)))
     g = s.get("gate")
     if g:
+        # the reason starts with the outcome (and who decided), then its numbers: those get a line of their own
         why = g["reason"].split(". Evidence: ")[0]
-        by = g.get("decided_by", "gate")
-        out.append(
-            (
-                "gate",
-                f"{g['decision'].upper()} -- {why}" if by == "gate" else f"{g['decision'].upper()} by {by} -- {why}",
-            )
-        )
+        out.append(("gate", why if why.startswith(g["decision"].upper()) else f"{g['decision'].upper()} -- {why}"))
         ev = g.get("evidence")
         if ev:
             out.append(("evidence", gate.evidence_line(ev)))

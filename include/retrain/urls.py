@@ -14,7 +14,8 @@ LAKEFS_COMMIT = "lakeFS commit"
 VALIDATION_REPORT = "Validation report"
 MLFLOW_RUN = "MLflow run"
 MLFLOW_MODEL = "MLflow model version"
-ALL = (LAKEFS_BRANCH, LAKEFS_DIFF, LAKEFS_COMMIT, VALIDATION_REPORT, MLFLOW_RUN, MLFLOW_MODEL)
+MODEL_CARD = "Model card"
+ALL = (LAKEFS_BRANCH, LAKEFS_DIFF, LAKEFS_COMMIT, VALIDATION_REPORT, MLFLOW_RUN, MLFLOW_MODEL, MODEL_CARD)
 MAIN = "main"
 
 
@@ -86,6 +87,8 @@ def task_links(
             url = mlflow_run(mlflow_url, str(run["experiment_id"]), str(run["run_id"]))
         elif name == MLFLOW_MODEL and r.get("name") and r.get("version"):
             url = mlflow_model(mlflow_url, str(r["name"]), r["version"])
+        elif name == MODEL_CARD and r.get("card_url"):
+            url = str(r["card_url"])
         elif name not in ALL:
             raise ValueError(f"unknown link {name!r}; known: {', '.join(ALL)}")
         if url:

@@ -165,8 +165,8 @@ def test_linked_tasks_keep_their_extra_links_through_serialization(dagbag):
         "publish_data": {L.LAKEFS_COMMIT},
         "train": {L.LAKEFS_COMMIT, L.MLFLOW_RUN},
         "evaluate": {L.MLFLOW_RUN},
-        "promote": {L.MLFLOW_MODEL, L.LAKEFS_COMMIT},
-        "reject": {L.MLFLOW_MODEL, L.LAKEFS_COMMIT},
+        "promote": {L.MLFLOW_MODEL, L.LAKEFS_COMMIT, L.MODEL_CARD},
+        "reject": {L.MLFLOW_MODEL, L.LAKEFS_COMMIT, L.MODEL_CARD},
         "summarize": set(),
     }
     assert {t: set(dag.get_task(t).extra_links) for t in expected} == expected

@@ -90,6 +90,7 @@ def test_task_links_open_the_lakefs_commit_and_mlflow_run_of_the_run(stack, nigh
         "promote": {
             L.MLFLOW_MODEL: L.mlflow_model(mlf, DS.model_name, s["model"]["version"]),
             L.LAKEFS_COMMIT: L.lakefs_commit(lake, DS.repository, s["commit"]),
+            L.MODEL_CARD: s["links"][L.MODEL_CARD],
         },
     }
     for task_id, links in expected.items():
@@ -243,7 +244,9 @@ def test_worse_candidate_is_challenger_but_not_champion(stack, nights_run, repo,
     run, summary = run_date(stack, DS, date, {"train_label_noise": 0.7})
     assert run["state"] == "success"
     assert summary["gate"]["decision"] == "reject"
-    assert "below the champion's" in summary["gate"]["reason"] or "< floor" in summary["gate"]["reason"]
+    reason = summary["gate"]["reason"]
+    assert reason.startswith("REJECT: ") and ("below the floor" in reason or "worse than the champion" in reason)
+    assert "with 95% confidence" in reason and "held-out units" in reason
     version = summary["model"]["version"]
     assert mlflow_client.get_model_version_by_alias(DS.model_name, "challenger").version == version
     assert champion_of(mlflow_client, DS).version == champion
