@@ -42,7 +42,8 @@ from include.retrain import config, handoffs, steps, summary
 from include.retrain import urls as L
 from include.retrain.adapters.airflow_rest import set_dag_run_note, task_durations
 from include.retrain.adapters.alerts import RetrainFailureNotifier
-from include.retrain.adapters.approval import ApprovalTask
+from include.retrain.adapters.approval import TASK_ID as APPROVE_TASK
+from include.retrain.adapters.approval import ApprovalTask, forget_earlier_answer
 from include.retrain.adapters.config_errors import config_error_dag
 from include.retrain.adapters.connections import LAKEFS_CONN, MLFLOW_CONN, lakefs_endpoint, mlflow_url, ui_url
 from include.retrain.adapters.dag_run import is_backfill, lineage, partition_date
@@ -147,8 +148,8 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
         )
 
         @routed_task(route=lambda d: {"inconclusive": "approve"}.get(d["decision"], d["decision"]))
-        def gate(night: handoffs.Candidate, params: dict[str, Any], dag_run: Any) -> handoffs.GateDecision:
-            return steps.gate(
+        def gate(night: handoffs.Candidate, params: dict[str, Any], dag_run: Any, ti: Any) -> handoffs.GateDecision:
+            decision = steps.gate(
                 cfg,
                 lakefs_endpoint(),
                 mlflow_url(),
@@ -157,9 +158,12 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
                 task_durations(dag_run.dag_id, dag_run.run_id),
                 (ui_url(LAKEFS_CONN), ui_url(MLFLOW_CONN)),
             )
+            if decision["decision"] != "inconclusive":
+                forget_earlier_answer(ti)
+            return decision
 
         approve = ApprovalTask(
-            task_id="approve", model_name=cfg.model_name, timeout_minutes=cfg.gate.approval_timeout_minutes
+            task_id=APPROVE_TASK, model_name=cfg.model_name, timeout_minutes=cfg.gate.approval_timeout_minutes
         )
 
         # after the gate directly, or after a person's answer (approve): whichever ran

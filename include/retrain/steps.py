@@ -307,6 +307,11 @@ def gate(
     from .release.gate import decide
 
     published, training, evaluation = night["published"], night["training"]["result"], night["evaluation"]["result"]
+    if "evidence" not in evaluation:
+        raise ValueError(
+            "this run's evaluation was made before the gate decided on evidence: clear 'evaluate' "
+            "(and the tasks after it) to score the candidate again"
+        )
     decision = decide(
         evaluation["evidence"],
         ds.gate.floor,
@@ -322,11 +327,17 @@ def gate(
     run_id = training["run_id"]
     for stage, seconds in cost["stages"].items():
         client.log_metric(run_id, f"cost_{stage}_seconds", seconds)
-    client.log_metric(run_id, "cost_total_seconds", cost["total_seconds"])
+    if cost["stages"]:  # {} when Airflow's API could not be read: unknown, not 0
+        client.log_metric(run_id, "cost_total_seconds", cost["total_seconds"])
     links = summary.run_links(ui[0], ui[1], published, None, training)
     card_url = urls.mlflow_artifact(ui[1], training["experiment_id"], run_id, "model_card/model_card.html")
     decision = {**decision, "cost": cost, "card_url": card_url}
-    model_card(ds, endpoint, tracking_uri, night, decision, cost, links)
+    pending = (
+        {"decided_by": "nobody yet: a person decides in the Airflow UI"}
+        if decision["decision"] == "inconclusive"
+        else {}
+    )
+    model_card(ds, endpoint, tracking_uri, night, {**decision, **pending}, cost, links)  # type: ignore[typeddict-item]
     log.info("model card: %s", card_url)
     return decision
 
@@ -456,10 +467,30 @@ def _describe_drift(drift: Drift | None) -> str:
     if drift.get("drift_detected"):
         return "DETECTED in " + ", ".join(drift.get("drifted", []))
     worst = max((f["psi"] for f in drift.get("features", {}).values()), default=0.0)
-    return f"none (max PSI {worst:.3f} <= {drift.get('threshold')}; {drift.get('reason', '')})".replace("; )", ")")
+    note = f"; {drift['note']}" if drift.get("note") else ""
+    return f"none (max PSI {worst:.3f} <= {drift.get('threshold')}{note})"
 
 
 def model_card(
+    ds: DatasetConfig,
+    endpoint: LakeFSEndpoint,
+    tracking_uri: str,
+    night: Candidate,
+    decision: GateDecision,
+    cost: dict[str, Any],
+    links: dict[str, str],
+    version: str | None = None,
+) -> None:
+    """Best effort: the card documents a decision; failing to write it must not undo or block one
+    (``promote`` calls it after the aliases moved)."""
+    try:
+        path = _write_model_card(ds, endpoint, tracking_uri, night, decision, cost, links, version)
+        log.info("model card written: %s of MLflow run %s", path, night["training"]["result"]["run_id"])
+    except Exception as exc:
+        log.warning("could not write the model card (the decision stands): %s", exc, exc_info=True)
+
+
+def _write_model_card(
     ds: DatasetConfig,
     endpoint: LakeFSEndpoint,
     tracking_uri: str,

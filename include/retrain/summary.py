@@ -141,13 +141,8 @@ def facts(s: RunSummary) -> list[tuple[str, str]]:
     c = s.get("cost")
     if c:
         stages = ", ".join(f"{k} {v:.0f}" for k, v in c["stages"].items())
-        out.append(
-            (
-                "cost",
-                f"{c['total_seconds']:.0f} s ({stages}); trials {c['trial_cpu_seconds']:.0f} CPU-s, "
-                f"{c['trial_gpu_seconds']:.0f} GPU-s",
-            )
-        )
+        total = f"{c['total_seconds']:.0f} s ({stages})" if stages else "stage seconds unknown (Airflow API unreadable)"
+        out.append(("cost", f"{total}; trials {c['trial_cpu_seconds']:.0f} CPU-s, {c['trial_gpu_seconds']:.0f} GPU-s"))
     mo = s.get("model")
     if mo:
         out.append(("model", f"{mo['name']} v{mo['version']} @{' @'.join(mo['aliases'])}"))

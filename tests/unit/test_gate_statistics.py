@@ -101,3 +101,17 @@ def test_metrics_of_confusion_matrices_match_scikit_learn():
     assert abs(evidence.metric_of(c, "accuracy") - expected["accuracy"]) < 1e-12
     assert abs(evidence.metric_of(c, "macro_f1") - expected["macro_f1"]) < 1e-12
     assert abs(evidence.metric_of(c, "recall_2") - expected["recall_c"]) < 1e-12
+
+
+def test_a_rare_class_is_judged_on_the_units_that_hold_it():
+    """A class on 2 of 40 machines, always recognised: its recall is 1 in every resample that can
+    say anything about it (resamples without it used to score 0 and dragged the bound to 0)."""
+    units = np.repeat(np.arange(UNITS), WINDOWS)
+    y = np.where(units < 2, 1, 0)
+    c = evidence.unit_confusions(y, y.copy(), units, 2)
+    rare = evidence.recall_interval(c, 1)
+    assert (rare.value, rare.low, rare.high) == (1.0, 1.0, 1.0)
+    absent = evidence.recall_interval(
+        evidence.unit_confusions(np.zeros(10, np.int64), np.zeros(10, np.int64), np.arange(10), 2), 1
+    )
+    assert (absent.low, absent.high) == (0.0, 1.0)  # no sample of the class: a floor on it stays open

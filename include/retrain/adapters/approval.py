@@ -11,9 +11,12 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import HITLBranchOperator, HITLOperator
+from airflow.sdk.bases.skipmixin import XCOM_SKIPMIXIN_KEY
 from airflow.sdk.bases.xcom import BaseXCom
 
 from ..steps import APPROVE, KEEP
+
+TASK_ID = "approve"
 
 _BODY = """\
 The gate could not decide this candidate with confidence, so a person does.
@@ -24,6 +27,18 @@ The gate could not decide this candidate with confidence, so a person does.
 
 *Promote* makes it the champion; *Reject* keeps the champion (also what happens when nobody answers).
 """
+
+
+def forget_earlier_answer(ti: Any) -> None:
+    """Delete what an earlier try's ``approve`` left (its answer and the branch it followed).
+
+    Clearing a run does not delete a task's XComs until that task runs again. When this try's gate
+    decides on its own, ``approve`` is skipped and never runs, and the branch an earlier answer
+    followed would make Airflow skip the task the gate chose now.
+    """
+    for key in (XCOM_SKIPMIXIN_KEY, BaseXCom.XCOM_RETURN_KEY):
+        if ti.xcom_pull(task_ids=TASK_ID, key=key) is not None:
+            BaseXCom.delete(key=key, task_id=TASK_ID, dag_id=ti.dag_id, run_id=ti.run_id, map_index=-1)
 
 
 class ApprovalTask(HITLBranchOperator):
@@ -48,7 +63,7 @@ class ApprovalTask(HITLBranchOperator):
             "chosen_options": chosen,
             "responded_by_user": dict(user) if user else None,
             "responded_at": str(answer.get("responded_at")),
-            "timed_out": not user,
+            "timed_out": bool(event.get("timedout", not user)),
         }
         who = f"{user.get('name') or user.get('id')}" if user else "nobody (timeout: the default)"
         self.log.info("%s chose %s", who, result["chosen_options"])

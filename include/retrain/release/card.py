@@ -70,12 +70,16 @@ McNemar p = {{ "%.3g" | format(c.mcnemar_p) }} ({{ c.candidate_only }} samples o
 - best hyperparameters: {% for k, v in training.best_config.items() %}`{{ k }}={{ v }}`{% if not loop.last %}, {% endif %}{% endfor %}
 
 ## Cost
+{% if cost.stages -%}
 | stage | seconds |
 |---|---:|
 {% for stage, s in cost.stages.items() -%}
 | {{ stage }} | {{ "%.1f" | format(s) }} |
 {% endfor -%}
 | **total** | **{{ "%.1f" | format(cost.total_seconds) }}** |
+{%- else -%}
+Stage seconds unknown: Airflow's API could not be read when the gate ran.
+{%- endif %}
 
 Trials: {{ "%.1f" | format(cost.trial_cpu_seconds) }} CPU-seconds, {{ "%.1f" | format(cost.trial_gpu_seconds) }} GPU-seconds.
 

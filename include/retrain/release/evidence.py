@@ -112,6 +112,22 @@ def _interval(
     return Interval(value, *full)
 
 
+def recall_interval(
+    confusions: np.ndarray,
+    c: int,
+    confidence: float = DEFAULT_CONFIDENCE,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> Interval:
+    """Recall of class ``c`` over the units that hold samples of it (the others say nothing about
+    it, and resamples without the class would score an undefined recall as 0). No unit holds the
+    class: the whole range, so a recall floor on it can only be inconclusive."""
+    holding = confusions[confusions[:, c, :].sum(axis=1) > 0]
+    if not len(holding):
+        return Interval(0.0, 0.0, 1.0)
+    return metric_interval(holding, f"recall_{c}", confidence, resamples, seed)
+
+
 def metric_interval(
     confusions: np.ndarray,
     metric: str,
@@ -205,7 +221,7 @@ def gate_evidence(
     base = metric.removeprefix("holdout_")
     confusions = unit_confusions(y, candidate, units, k)
     recall = {
-        label: metric_interval(confusions, f"recall_{i}", confidence, resamples, seed=1 + i).as_dict()
+        label: recall_interval(confusions, i, confidence, resamples, seed=1 + i).as_dict()
         for i, label in enumerate(labels)
     }
     against = []

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from ..handoffs import Bound, Comparison, Evidence, GateDecision
 
+# Below this many held-out units a bootstrap has few distinct resamples: said in the reason line.
+FEW_UNITS = 10
 _NAMES = {"holdout_macro_f1": "macro-F1", "holdout_accuracy": "accuracy"}
 
 
@@ -35,7 +37,8 @@ def comparison_line(c: Comparison, metric: str, confidence: float) -> str:
     d = c["difference"]
     return (
         f"Δ {metric_name(metric)} vs {c['role']} v{c['version']} {d['value']:+.3f}, {confidence:.0%} CI "
-        f"[{d['low']:+.3f}, {d['high']:+.3f}], McNemar p={c['mcnemar_p']:.2g}"
+        f"[{d['low']:+.3f}, {d['high']:+.3f}], McNemar p={c['mcnemar_p']:.2g} on "
+        f"{c['candidate_only'] + c['other_only']} samples where they disagree"
     )
 
 
@@ -43,7 +46,8 @@ def evidence_line(ev: Evidence) -> str:
     """The numbers of the evidence in one line (the task log, the run note, the version's tags)."""
     parts = [f"{metric_name(ev['metric'])} {_ci(ev['candidate'])}"]
     parts += [comparison_line(c, ev["metric"], ev["confidence"]) for c in ev["against"]]
-    parts.append(f"{ev['samples']} samples from {ev['units']} held-out units ({ev['unit']})")
+    rough = " -- few units: the intervals are rough" if ev["units"] < FEW_UNITS else ""
+    parts.append(f"{ev['samples']} samples from {ev['units']} held-out units ({ev['unit']}){rough}")
     return "; ".join(parts)
 
 
@@ -86,13 +90,15 @@ def decide(
     elif open_:
         outcome, why = "inconclusive", "; ".join(open_) + " -- a person decides"
     else:
-        against = " and ".join(f"within {margin:.3f} of the {c['role']}" for c in evidence["against"])
+        near = f"within {margin:.3f} of" if margin > 0 else "better than"
+        against = " and ".join(f"{near} the {c['role']}" for c in evidence["against"])
         floors = " and the recall floors" if recall_floors else ""
         why = f"clears the floor {floor:.3f}{floors}" + (f" and is {against}" if against else " (first model)")
         outcome, why = "promote", why + f" with {conf} confidence"
     forced = force_promote and outcome != "promote"
     reason = f"{outcome.upper()}: {why}. Evidence: {numbers}"
     if forced:
+        why = why.removesuffix(" -- a person decides")
         reason = f"PROMOTE forced by force_promote, overriding {outcome.upper()}: {why}. Evidence: {numbers}"
     return {
         "promote": outcome == "promote" or forced,

@@ -104,6 +104,13 @@ def publish(
         client.set_tag(run_id, k, v)
     previous = alias_version(client, model_name, CHAMPION)
     reference = alias_version(client, model_name, REFERENCE)
+    if not decision["promote"] and previous == version:
+        log.warning(
+            "%s v%s is rejected now but is the champion (an earlier try promoted it): it stays champion; "
+            "trigger rollback_model to move the champion back",
+            model_name,
+            version,
+        )
     aliases = []
     for alias in (CHALLENGER, CHAMPION) if decision["promote"] else (CHALLENGER,):
         if _move_alias(client, model_name, alias, version, decision.get("evaluated_at")):
