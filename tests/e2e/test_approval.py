@@ -101,6 +101,11 @@ def test_inconclusive_gates_ask_a_person_who_approves_or_rejects_and_a_timeout_k
         assert s["cost"]["total_seconds"] > 0 and {"train", "evaluate", "ingest"} <= set(s["cost"]["stages"])
         run = mlflow_client.get_run(s["training"]["mlflow_run_id"])
         assert run.data.metrics["cost_total_seconds"] == pytest.approx(s["cost"]["total_seconds"])
+        trials = mlflow_client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+        assert trials and all(t.data.metrics["cost_cpu_seconds"] > 0 for t in trials)  # each trial's own
+        assert sum(t.data.metrics["cost_cpu_seconds"] for t in trials) == pytest.approx(
+            run.data.metrics["cost_trial_cpu_seconds"], abs=0.5
+        )
         card = mlflow_client.download_artifacts(run.info.run_id, "model_card/model_card.md")
         text = Path(card).read_text()
         assert f"v{s['model']['version']}" in text and s["gate"]["decided_by"] in text

@@ -173,9 +173,27 @@ def close_trial_runs(client: Any, experiment_id: str, parent_run_id: str, result
         client.set_terminated(run.info.run_id, status)
 
 
-def trial_cost(results: Any, cpus_per_trial: float, gpus_per_trial: float) -> dict[str, float]:
-    """Seconds of every trial (Tune's ``time_total_s``) times the resources Ray reserved for it."""
-    seconds = sum(float((r.metrics or {}).get("time_total_s", 0.0)) for r in results)
+def trial_cost(
+    results: Any,
+    cpus_per_trial: float,
+    gpus_per_trial: float,
+    client: Any = None,
+    experiment_id: str = "",
+    parent: str = "",
+) -> dict[str, float]:
+    """Seconds of every trial (Tune's ``time_total_s``) times the resources Ray reserved for it;
+    with an MLflow ``client``, each trial's own figures also go to its child run."""
+    per_trial = {
+        str((r.metrics or {}).get("trial_id", "")): float((r.metrics or {}).get("time_total_s", 0.0)) for r in results
+    }
+    if client is not None:
+        for run in client.search_runs([experiment_id], f"tags.mlflow.parentRunId = '{parent}'"):
+            trial = run.data.tags.get("ray.trial_id", "")
+            if trial in per_trial:
+                s = per_trial[trial]
+                client.log_metric(run.info.run_id, "cost_cpu_seconds", round(s * cpus_per_trial, 1))
+                client.log_metric(run.info.run_id, "cost_gpu_seconds", round(s * gpus_per_trial, 1))
+    seconds = sum(per_trial.values())
     return {
         "trial_seconds": round(seconds, 1),
         "trial_cpu_seconds": round(seconds * cpus_per_trial, 1),
@@ -307,7 +325,14 @@ def tune_and_log(
         model.load_state_dict(state["model"])
         model.eval()
         best_metrics = {f"best_{k}": float(metrics[k]) for k in ("val_accuracy", "val_macro_f1")}
-        cost = trial_cost(results, ds.tune.cpus_per_trial, gpus_per_trial)
+        cost = trial_cost(
+            results,
+            ds.tune.cpus_per_trial,
+            gpus_per_trial,
+            mlflow.MlflowClient(),
+            parent.info.experiment_id,
+            parent.info.run_id,
+        )
         mlflow.log_metrics({f"cost_{k}": v for k, v in cost.items()})
         mlflow.log_params({f"best_{k}": v for k, v in hp.items()})
         # what a reproduction needs beyond the hyperparameters (make reproduce, dvc.yaml)
