@@ -106,6 +106,8 @@ class TrainingDecision(TypedDict):
 
 
 SPLITS = ("train", "val", "holdout")  # the split names, in this order everywhere
+# The stages whose seconds make a night's cost, in the order of the flow (steps.run_cost, the summary).
+COST_STAGES = ("ingest", "validate", "publish_data", "check_drift", "train", "evaluate")
 
 
 class TrainResult(TypedDict):

@@ -14,6 +14,7 @@ from typing import Any
 from . import summary
 from .config import DatasetConfig, TriggerParams
 from .handoffs import (
+    COST_STAGES,
     Candidate,
     Drift,
     GateDecision,
@@ -396,7 +397,8 @@ def publish_model(
     if gated.get("card_url"):
         model["card_url"] = gated["card_url"]
         log.info("model card: %s", gated["card_url"])
-    cost = gated.get("cost") or run_cost({}, {})
+    given = gated.get("cost") or run_cost({}, {})  # stages back in the order of the flow after XCom
+    cost = {**given, "stages": {k: given["stages"][k] for k in COST_STAGES if k in given["stages"]}}
     links = summary.run_links(ui[0], ui[1], published, model, training)
     model_card(ds, endpoint, tracking_uri, night, decision, cost, links, out["version"])
     return model
@@ -436,9 +438,6 @@ def summarize(lineage: RunLineage, date: str, results: RunResults, lakefs_ui: st
 
 
 # -- cost and the model card -----------------------------------------------------------------------
-COST_STAGES = ("ingest", "validate", "publish_data", "check_drift", "train", "evaluate")
-
-
 def run_cost(durations: dict[str, float], trials: dict[str, float]) -> dict[str, Any]:
     """Seconds per stage (Airflow's task durations) and the trials' CPU- and GPU-seconds (Ray)."""
     stages = {s: float(durations[s]) for s in COST_STAGES if s in durations}

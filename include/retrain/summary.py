@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import urls
 from .handoffs import (
+    COST_STAGES,
     SPLITS,
     Drift,
     Evaluation,
@@ -140,7 +141,8 @@ def facts(s: RunSummary) -> list[tuple[str, str]]:
             out.append(("evidence", gate.evidence_line(ev)))
     c = s.get("cost")
     if c:
-        stages = ", ".join(f"{k} {v:.0f}" for k, v in c["stages"].items())
+        # in the order of the flow (a JSON round trip through XCom may reorder the keys)
+        stages = ", ".join(f"{k} {c['stages'][k]:.0f}" for k in COST_STAGES if k in c["stages"])
         total = f"{c['total_seconds']:.0f} s ({stages})" if stages else "stage seconds unknown (Airflow API unreadable)"
         out.append(("cost", f"{total}; trials {c['trial_cpu_seconds']:.0f} CPU-s, {c['trial_gpu_seconds']:.0f} GPU-s"))
     mo = s.get("model")
