@@ -338,7 +338,7 @@ def gate(
         if decision["decision"] == "inconclusive"
         else {}
     )
-    model_card(ds, endpoint, tracking_uri, night, {**decision, **pending}, cost, links)  # type: ignore[typeddict-item]
+    model_card(ds, endpoint, tracking_uri, night, {**decision, **pending}, cost, links)
     log.info("model card: %s", card_url)
     return decision
 
@@ -470,26 +470,24 @@ def _describe_drift(drift: Drift | None) -> str:
     return f"none (max PSI {worst:.3f} <= {drift.get('threshold')}{note})"
 
 
+def _best_effort(fn: Any) -> Any:
+    """The card documents a decision; failing to write it must not undo or block one (``promote``
+    writes it after the aliases moved): log a warning instead of raising."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            log.warning("could not write the model card (the decision stands): %s", exc, exc_info=True)
+            return None
+
+    return wrapper
+
+
+@_best_effort
 def model_card(
-    ds: DatasetConfig,
-    endpoint: LakeFSEndpoint,
-    tracking_uri: str,
-    night: Candidate,
-    decision: GateDecision,
-    cost: dict[str, Any],
-    links: dict[str, str],
-    version: str | None = None,
-) -> None:
-    """Best effort: the card documents a decision; failing to write it must not undo or block one
-    (``promote`` calls it after the aliases moved)."""
-    try:
-        path = _write_model_card(ds, endpoint, tracking_uri, night, decision, cost, links, version)
-        log.info("model card written: %s of MLflow run %s", path, night["training"]["result"]["run_id"])
-    except Exception as exc:
-        log.warning("could not write the model card (the decision stands): %s", exc, exc_info=True)
-
-
-def _write_model_card(
     ds: DatasetConfig,
     endpoint: LakeFSEndpoint,
     tracking_uri: str,
@@ -563,4 +561,5 @@ def _write_model_card(
             client.log_artifact(training["run_id"], str(Path(d) / name), card.ARTIFACT_DIR)
     if version:
         client.set_model_version_tag(ds.model_name, version, "model_card", f"{card.ARTIFACT_DIR}/{card.HTML}")
+    log.info("model card written: %s/%s of MLflow run %s", card.ARTIFACT_DIR, card.HTML, training["run_id"])
     return f"{card.ARTIFACT_DIR}/{card.HTML}"
