@@ -62,10 +62,10 @@ _shipped["datasets"].append(
     }
 )
 # pump_approval: a gate that asks a person (margin 0: equally good candidates are inconclusive), a
-# 1-minute approval timeout and 3 runs at once (tests/e2e/test_approval.py)
+# 2-minute approval timeout and 3 runs at once (tests/e2e/test_approval.py)
 _approval = copy.deepcopy(_guard) | {"name": "pump_approval", "max_active_runs": 3}
 _approval["landing"] = {**_pump["landing"], "prefix": "pump_approval"}
-_approval["gate"] = {**_pump["gate"], "floor": 0.6, "max_regression": 0.0, "approval_timeout_minutes": 1}
+_approval["gate"] = {**_pump["gate"], "floor": 0.6, "max_regression": 0.0, "approval_timeout_minutes": 2}
 _shipped["datasets"].append(_approval)
 _DATASETS.write_text(yaml.safe_dump(_shipped, sort_keys=False))
 TEST_DEADLINE_MINUTES = {"pump_fleet": 0.5}

@@ -3,7 +3,9 @@
 ``pump_approval`` gates with margin 0 (tests/conftest.py): a candidate must be better than the
 champion with confidence to be promoted on its own, so a candidate as good as the champion is
 inconclusive and its run opens the ``approve`` task (Human-in-the-loop). Three such runs at once:
-the browser approves the first and rejects the second; the third times out after 1 minute.
+the browser approves the first that asks and rejects the second; the third times out after 2
+minutes. The order is the one the runs ask in: waiting for a given run would let another's
+timeout run out meanwhile.
 """
 
 from __future__ import annotations
@@ -30,18 +32,20 @@ def first_night(stack):
     return s
 
 
-def _wait_for_approval(api: Any, run_id: str, timeout: float = 900) -> None:
+def _next_approval(api: Any, run_ids: list[str], timeout: float = 900) -> str:
+    """The first of ``run_ids`` whose ``approve`` task waits for a person."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        states = {t["task_id"]: t["state"] for t in api.task_instances(DS.dag_id, run_id)}
-        if states.get("approve") == "awaiting_input":
-            return
-        assert states.get("gate") != "success" or states.get("approve") != "skipped", (
-            f"the gate decided on its own: {api.xcom(DS.dag_id, run_id, 'gate')['reason']}"
-        )
-        assert "failed" not in states.values(), states
+        for run_id in run_ids:
+            states = {t["task_id"]: t["state"] for t in api.task_instances(DS.dag_id, run_id)}
+            if states.get("approve") == "awaiting_input":
+                return run_id
+            assert states.get("gate") != "success" or states.get("approve") != "skipped", (
+                f"the gate decided on its own: {api.xcom(DS.dag_id, run_id, 'gate')['reason']}"
+            )
+            assert "failed" not in states.values(), states
         time.sleep(2)
-    raise AssertionError(f"run {run_id} never asked for approval")
+    raise AssertionError(f"none of {run_ids} asked for approval")
 
 
 def _answer_in_the_ui(stack: Any, pg: Any, run_id: str, option: str, name: str) -> None:
@@ -62,14 +66,17 @@ def test_inconclusive_gates_ask_a_person_who_approves_or_rejects_and_a_timeout_k
     assert first_night["gate"]["decision"] == "promote"  # the first model: the floor alone
     v1 = first_night["model"]["version"]
     api = stack.airflow_api()
-    runs = {}
-    for date, who in zip(LATER, ("approved", "refused", "timeout"), strict=True):
+    waiting = []
+    for date in LATER:
         nightly.seed(stack, DS, date, rows_per_segment=384)
-        runs[who] = api.trigger(DS.dag_id, nightly.logical_date(DS, date), conf=FAST)["dag_run_id"]
+        waiting.append(api.trigger(DS.dag_id, nightly.logical_date(DS, date), conf=FAST)["dag_run_id"])
+    runs = {}
     with logged_in_page(stack, DS.dag_id) as pg:
         for who, option in (("approved", "Promote"), ("refused", "Reject")):
-            _wait_for_approval(api, runs[who])
+            runs[who] = _next_approval(api, waiting)
+            waiting.remove(runs[who])
             _answer_in_the_ui(stack, pg, runs[who], option, f"approval-{who}")
+    (runs["timeout"],) = waiting
     summaries = {}
     for who, run_id in runs.items():
         run = api.wait_for_run(DS.dag_id, run_id, timeout=600)
