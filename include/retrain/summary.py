@@ -18,6 +18,8 @@ from .handoffs import (
 )
 from .release import gate
 
+REFUSED_SHOWN = 25  # refused files listed with their reasons in the summary (all are in the report)
+
 
 def build(
     *,
@@ -41,6 +43,7 @@ def build(
             "drifted": drift.get("drifted", []),
             "unseen_files": drift.get("unseen_files", 0),
             "psi": {name: f["psi"] for name, f in drift.get("features", {}).items()},
+            "threshold": drift.get("threshold"),
         }
     if published:
         out["commit"], out["new_data"] = published["commit"], published["new_data"]
@@ -49,6 +52,13 @@ def build(
         keys = ("passed", "files_total", "files_bad", "report", "batch_warnings")
         out["validation"] = {k: validated.get(k) for k in keys}
         out["validation"]["quarantined"] = validated.get("quarantined", [])
+        files = validated.get("files") or []
+        out["validation"]["rows_in"] = sum(f["rows"] for f in files if f["ok"])
+        out["validation"]["rows_refused"] = sum(f["rows"] for f in files if not f["ok"])
+        # why each file was refused, for the cockpit's timeline (the full list is the run's report)
+        out["validation"]["refused"] = [{"path": f["path"], "reasons": f["reasons"][:3]} for f in files if not f["ok"]][
+            :REFUSED_SHOWN
+        ]
         kept = validated.get("quarantine")
         if kept:
             out["validation"]["kept_on"] = f"{kept['branch']}@{kept['ref'][:12]}"

@@ -17,6 +17,7 @@ MLFLOW_MODEL = "MLflow model version"
 MODEL_CARD = "Model card"
 ALL = (LAKEFS_BRANCH, LAKEFS_DIFF, LAKEFS_COMMIT, VALIDATION_REPORT, MLFLOW_RUN, MLFLOW_MODEL, MODEL_CARD)
 MAIN = "main"
+COCKPIT = "/retraining"  # where the plugin mounts the Retraining cockpit on Airflow's api-server
 
 
 def _repo(base: str, repository: str) -> str:

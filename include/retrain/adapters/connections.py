@@ -26,6 +26,11 @@ def _url(conn_id: str) -> str:
     return host
 
 
+def service_url(conn_id: str) -> str:
+    """The service's URL from the connection's host (and port when the host has no scheme)."""
+    return _url(conn_id)
+
+
 def lakefs_endpoint(conn_id: str = LAKEFS_CONN) -> LakeFSEndpoint:
     conn = BaseHook.get_connection(conn_id)
     return LakeFSEndpoint(url=_url(conn_id), access_key_id=conn.login or "", secret_access_key=conn.password or "")
