@@ -190,7 +190,8 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
         @task(trigger_rule="none_failed_min_one_success")
         def summarize(results: handoffs.RunResults, params: dict[str, Any], dag_run: Any) -> handoffs.RunSummary:
             date = partition_date(TriggerParams.model_validate(params), dag_run)
-            out = steps.summarize(lineage(dag_run), date, results, ui_url(LAKEFS_CONN), ui_url(MLFLOW_CONN))
+            durations = task_durations(dag_run.dag_id, dag_run.run_id)  # the cost of a night without a candidate
+            out = steps.summarize(lineage(dag_run), date, results, ui_url(LAKEFS_CONN), ui_url(MLFLOW_CONN), durations)
             set_dag_run_note(dag_run.dag_id, dag_run.run_id, summary.note(out))
             return out
 

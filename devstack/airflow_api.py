@@ -35,6 +35,12 @@ class AirflowAPI:
         self._token = resp.json()["access_token"]
         self._session.headers["Authorization"] = f"Bearer {self._token}"
 
+    def token(self) -> str:
+        """A JWT of the stack's admin (``Authorization: Bearer``), for calls outside ``/api/v2``."""
+        if self._token is None:
+            self._login()
+        return str(self._token)
+
     def request(self, method: str, path: str, ok: tuple[int, ...] = (200,), **kw: Any) -> requests.Response:
         if self._token is None:
             self._login()

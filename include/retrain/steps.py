@@ -405,8 +405,18 @@ def publish_model(
 
 
 # -- the run summary -----------------------------------------------------------------------------
-def summarize(lineage: RunLineage, date: str, results: RunResults, lakefs_ui: str, mlflow_ui: str) -> RunSummary:
+def summarize(
+    lineage: RunLineage,
+    date: str,
+    results: RunResults,
+    lakefs_ui: str,
+    mlflow_ui: str,
+    durations: dict[str, float] | None = None,
+) -> RunSummary:
     """The summary of what this try of the run did.
+
+    ``durations`` (Airflow's task durations) give the cost of a night that made no candidate; a
+    candidate's cost is the gate's, with its trials.
 
     Skipped tasks keep the results of a cleared earlier try, so the training side counts only
     when this try's ``decide_training`` chose to train, and the model only from the task the gate
@@ -421,7 +431,7 @@ def summarize(lineage: RunLineage, date: str, results: RunResults, lakefs_ui: st
         model = results["promoted"] if gated["decision"] == "promote" else results["rejected"]
     train_result = training["result"] if trained and training else None
     links = summary.run_links(lakefs_ui, mlflow_ui, published, model, train_result)
-    return summary.build(
+    out = summary.build(
         dag_id=lineage.dag_id,
         run_id=lineage.run_id,
         date=date,
@@ -435,6 +445,9 @@ def summarize(lineage: RunLineage, date: str, results: RunResults, lakefs_ui: st
         model=model,
         links=links,
     )
+    if "cost" not in out and durations:
+        out["cost"] = run_cost(durations, {})
+    return out
 
 
 # -- cost and the model card -----------------------------------------------------------------------

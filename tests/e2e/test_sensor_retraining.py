@@ -23,6 +23,7 @@ from include.retrain import config
 from include.retrain import urls as L
 from include.retrain.lake import lakefs_io
 from include.retrain.ml import splits
+from tests.e2e.browser import logged_in_page, shot
 from tests.e2e.conftest import FAST, assert_lineage, champion_of, main_head, nights, repository, run_date
 
 DATES = ["2026-11-01", "2026-11-02"]
@@ -284,3 +285,72 @@ def test_drift_in_unseen_data_triggers_a_retrain_without_new_data(stack, nights_
         "tags.role = 'drift' and metrics.drift_detected = 1",
     )
     assert drift_runs and drift_runs[0].data.metrics["drift_psi_temperature"] > 0.2
+
+
+def test_the_retraining_cockpit_shows_these_nights_behind_the_airflow_login(stack, nights_run, mlflow_client):
+    """After the nights above (two good ones, a refused batch, a rerun, a worse candidate, a drifted
+    night): the cockpit's view in the Airflow UI agrees with what each run recorded."""
+    base = stack.config.url("airflow")
+    url = f"{base}/retraining/api/datasets/{DS.name}"
+    assert requests.get(url, timeout=30).status_code == 401  # no Airflow login, no cockpit
+    assert requests.get(url, headers={"Authorization": "Bearer forged"}, timeout=30).status_code in (401, 403)
+    api = stack.airflow_api()
+    resp = requests.get(url, headers={"Authorization": f"Bearer {api.token()}"}, timeout=120)
+    assert resp.status_code == 200, resp.text[:500]
+    view = resp.json()
+    assert "airflow=" in resp.headers["X-Retraining-API-Calls"]
+    newest = sorted(api.runs(DS.dag_id), key=lambda r: r["logical_date"], reverse=True)[:30]  # the page's window
+    runs = {r["dag_run_id"]: r for r in newest}
+    nights = {n["run_id"]: n for n in view["nights"]}
+    assert set(nights) == set(runs) and all(n["state"] == runs[r]["state"] for r, n in nights.items())
+    # the refused batch: its files and reasons come from the report lakeFS keeps on the run branch
+    (bad,) = [n for n in nights.values() if "validate" in n["failed_tasks"]]
+    reasons = {f["path"].rsplit("/", 1)[-1]: f["reasons"] for f in bad["refused"]}
+    assert bad["files_bad"] == 6 and reasons["bad-dead.parquet"][0].startswith("dead sensor")
+    assert bad["links"][L.VALIDATION_REPORT].startswith(stack.config.url("lakefs"))
+    # every finished night shows what its run recorded: commit, gate evidence, decision, version
+    decisions = set()
+    for run_id, n in nights.items():
+        if n["state"] != "success":
+            continue
+        s = api.xcom(DS.dag_id, run_id, "summarize")
+        assert n["commit"] == s.get("commit") and n["links"][L.LAKEFS_COMMIT] == s["links"][L.LAKEFS_COMMIT]
+        if s.get("gate"):
+            assert n["metric"] == s["gate"]["evidence"]["candidate"] and n["version"] == s["model"]["version"]
+            assert n["links"][L.MODEL_CARD] == s["gate"]["card_url"] and n["reason"] == s["gate"]["reason"]
+            decisions.add(n["decision"])
+    assert {"promote", "reject"} <= decisions  # the good nights, the worse candidate
+    assert all(n["cost"]["total_seconds"] > 0 for n in nights.values() if n["state"] == "success")  # trained or not
+    drifted = [n for n in view["nights"] if n["drift"].get("detected") and n["decision"]]  # retrained on drift
+    assert drifted and drifted[-1]["drift"]["psi"]["temperature"] > view["drift_threshold"]
+    assert view["champion"]["version"] == champion_of(mlflow_client, DS).version
+    # a second look at the same nights reads only what can change (finished runs are cached)
+    again = requests.get(url, headers={"Authorization": f"Bearer {api.token()}"}, timeout=120)
+    calls = dict(kv.split("=") for kv in again.headers["X-Retraining-API-Calls"].split(", "))
+    assert int(calls["cached"]) >= len(nights) and int(calls["airflow"]) <= 4, calls
+
+    with logged_in_page(stack, DS.dag_id) as pg:
+        pg.get_by_role("link", name="Retraining").first.click()  # the UI's own navigation
+        pg.wait_for_url("**/plugin/retraining")
+        frame = pg.frame_locator("iframe")
+        frame.locator(f'tr[data-dataset="{DS.name}"]').wait_for()
+        shot(pg, "cockpit-1-overview")
+        frame.get_by_role("link", name=DS.name, exact=True).click()
+        timeline = frame.locator("#timeline tr.night")
+        timeline.first.wait_for()
+        assert timeline.count() == len(nights)
+        drift_chart = frame.locator("#chart-drift svg").inner_html()
+        assert "temperature" in drift_chart and f"threshold {view['drift_threshold']:g}" in drift_chart
+        assert "floor" in frame.locator("#chart-metric svg").inner_html()
+        row = frame.locator(f'tr[data-run-id="{drifted[-1]["run_id"]}"]')
+        row.locator("details.gate summary").click()
+        assert "Evidence:" in row.inner_text() and "CI" in row.inner_text()
+        shot(pg, "cockpit-2-dataset")
+        # the links leave the frame for the service they name: the failed night's Airflow run
+        frame.locator(f'tr[data-run-id="{bad["run_id"]}"]').get_by_role("link", name="Airflow run").click()
+        pg.wait_for_url(f"**/dags/{DS.dag_id}/runs/**")
+        assert quote(bad["run_id"], safe="") in pg.url or bad["run_id"] in pg.url
+        # the page by itself (what the README shows)
+        pg.goto(f"{base}/retraining/datasets/{DS.name}")
+        pg.locator("#timeline").wait_for()
+        shot(pg, "cockpit-3-dataset-page")

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from .. import config, urls
 from ..cockpit import history, pages
-from ..cockpit.sources import AirflowReader, Calls, LakeReader, MlflowReader, SourceError, Sources
+from ..cockpit.sources import AirflowReader, Calls, LakeReader, MlflowReader, NotAllowed, SourceError, Sources
 from .airflow_rest import AIRFLOW_API_CONN
 from .connections import MLFLOW_CONN, lakefs_endpoint, service_url, ui_url
 
@@ -83,6 +83,8 @@ def _dataset(name: str) -> config.DatasetConfig:
 
 
 def _unavailable(exc: SourceError) -> HTTPException:
+    if isinstance(exc, NotAllowed):
+        return HTTPException(status_code=403, detail=str(exc))
     return HTTPException(status_code=502, detail=f"the cockpit could not read its sources: {exc}")
 
 

@@ -30,6 +30,10 @@ class SourceError(RuntimeError):
     """A service the cockpit reads from answered with an error; the message says which and why."""
 
 
+class NotAllowed(SourceError):
+    """Airflow refused the signed-in user (HTTP 403): the DAG is not theirs to see."""
+
+
 @dataclass
 class Calls:
     """How many requests a page made, by service (shown on the page and measured in bench/)."""
@@ -96,6 +100,8 @@ class AirflowReader:
             raise SourceError(f"Airflow API at {self.base_url} unreachable: {exc}") from exc
         if resp.status_code == 404:
             return None
+        if resp.status_code == 403:
+            raise NotAllowed(f"Airflow does not let this user read {path.split('/dagRuns')[0]}")
         if not resp.ok:
             raise SourceError(f"Airflow API GET {path}: HTTP {resp.status_code} {resp.text[:300]}")
         return resp.json()
@@ -143,7 +149,10 @@ class AirflowReader:
 
     def open_approvals(self) -> list[dict[str, Any]]:
         """Every approval form that waits for a person, across the DAGs this user may see."""
-        body = self.get("dags/~/dagRuns/~/hitlDetails", response_received="false", limit=100)
+        try:
+            body = self.get("dags/~/dagRuns/~/hitlDetails", response_received="false", limit=100)
+        except NotAllowed:
+            return []  # a user who may not see required actions sees none waiting
         out = []
         for item in (body or {}).get("hitl_details", []):
             ti = item.get("task_instance") or {}
