@@ -6,7 +6,11 @@ and backfills them through the REST API, as the UI's Backfill does: ingest-only 
 last ``--trained`` nights with a small training budget and ``force_retrain`` (every one gated).
 Then it measures, on the page ``/retraining/datasets/<name>`` of the api-server:
 
-- *cold*: the first request after the backfill (no night of it cached yet);
+- *never seen*: the page's own code (``pages.dataset_view`` + the charts + the HTML) run in this
+  process with an empty cache against the same services: what the api-server does for nights no
+  one has looked at (the api-server reads every dataset's finished nights ahead when it starts);
+- *first request*: the first request of this script (after a backfill, its new nights were not
+  read ahead);
 - *warm*: the median of ``--repeat`` further requests (finished nights come from the cache);
 - *browser*: Chromium signed in to Airflow, the page inside the UI (``/plugin/retraining``) until
   its timeline is drawn;
@@ -51,12 +55,41 @@ def ensure_nights(stack, ds, nights: int, trained: int, start: str) -> None:
         if not batch:
             continue
         started = time.monotonic()
-        backfill = api.backfill(ds.dag_id, batch[0], batch[-1], max_active_runs=3, conf=conf)
+        first_run, last_run = nightly.logical_date(ds, batch[0]), nightly.logical_date(ds, batch[-1])
+        backfill = api.backfill(ds.dag_id, first_run, last_run, max_active_runs=3, conf=conf)
         api.wait_for_backfill(backfill["id"], timeout=7200)
         print(
             f"backfilled {len(batch)} nights {batch[0]}..{batch[-1]} {conf or ''} in {time.monotonic() - started:.0f}s"
         )
     api.pause(ds.dag_id)
+
+
+def never_seen(stack, ds, nights: int) -> tuple[float, str]:
+    """The page's code with nothing cached: read the nights, draw the charts, render the HTML."""
+    from include.retrain.cockpit import charts, pages, sources
+    from include.retrain.lake.lakefs_io import LakeFSEndpoint
+
+    charts.warm_up()  # Matplotlib's one-time import, done by the api-server when it starts
+    env, creds, url = stack.mlflow_env(), stack.creds, stack.config.url
+    calls = sources.Calls()
+    src = sources.Sources(
+        airflow=sources.AirflowReader(url("airflow"), stack.airflow_api().token(), calls),
+        mlflow=sources.MlflowReader(
+            env["MLFLOW_TRACKING_URI"], env["MLFLOW_TRACKING_USERNAME"], env["MLFLOW_TRACKING_PASSWORD"], calls
+        ),
+        lake=sources.LakeReader(
+            LakeFSEndpoint(url("lakefs"), creds.lakefs_access_key_id, creds.lakefs_secret_access_key), calls
+        ),
+        airflow_ui=url("airflow"),
+        mlflow_ui=url("mlflow"),
+    )
+    started = time.perf_counter()
+    view = pages.dataset_view(ds, src, nights)
+    drawn = pages.charts(view)
+    html = pages.render("dataset.html", root="/retraining", ds=ds, charts=drawn, **view, calls=calls, seconds=0)
+    assert html.count("<svg") == 5
+    took = time.perf_counter() - started
+    return took, f"airflow={calls.airflow}, mlflow={calls.mlflow}, lakefs={calls.lakefs}, cached={calls.cached}"
 
 
 def timed_get(session: requests.Session, url: str) -> tuple[float, str, int]:
@@ -108,16 +141,18 @@ def main() -> None:
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {api.token()}"
     url = f"{stack.config.url('airflow')}/retraining/datasets/{ds.name}?nights={args.nights}"
+    fresh, fresh_calls = never_seen(stack, ds, args.nights)
     cold, cold_calls, size = timed_get(session, url)
     warm = [timed_get(session, url) for _ in range(args.repeat)]
     shown = session.get(url.replace("/datasets/", "/api/datasets/"), timeout=120).json()["nights"]
     print(f"dataset page of {ds.name}: {len(shown)} nights, {size / 1024:.0f} KiB of HTML with 5 inline SVG charts")
-    print(f"  cold (first view of these nights): {cold:.2f}s  calls {cold_calls}")
+    print(f"  never seen (empty cache, page code in this process): {fresh:.2f}s  calls {fresh_calls}")
+    print(f"  first request of this script: {cold:.2f}s  calls {cold_calls}")
     warm_median = statistics.median(w[0] for w in warm)
     print(f"  warm (median of {args.repeat}):             {warm_median:.2f}s  calls {warm[-1][1]}")
     in_browser = browser_seconds(stack, ds, args.repeat)
     print(f"  in Chromium, signed in (median of {args.repeat}): {statistics.median(in_browser):.2f}s until drawn")
-    worst = max(cold, statistics.median(in_browser))
+    worst = max(fresh, cold, statistics.median(in_browser))
     verdict = "MET" if worst < GOAL_SECONDS else "NOT MET"
     print(f"render time {worst:.2f}s [goal < {GOAL_SECONDS:.0f} s for {args.nights} nights]: {verdict}")
 

@@ -4,7 +4,7 @@
         [--out docs/images]
 
 Saves ``cockpit-overview.png`` (the overview, in the Airflow UI) and ``cockpit-dataset.png`` (the
-dataset's page by itself, full length).
+dataset's page by itself: the charts and the newest nights of its timeline).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from pathlib import Path
 
 from devstack.services import stack_from_env
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS
+
+CLIP = {"x": 0, "y": 0, "width": 1400, "height": 2600}
 
 
 def main() -> None:
@@ -37,7 +39,8 @@ def main() -> None:
         page.screenshot(path=str(args.out / "cockpit-overview.png"))
         page.goto(f"{base}/retraining/datasets/{args.dataset}")
         page.locator("#timeline").wait_for()
-        page.screenshot(path=str(args.out / "cockpit-dataset.png"), full_page=True)
+        # the charts and the newest nights of the timeline
+        page.screenshot(path=str(args.out / "cockpit-dataset.png"), full_page=True, clip=CLIP)
         browser.close()
     print(f"{args.out}/cockpit-overview.png, {args.out}/cockpit-dataset.png")
 

@@ -109,12 +109,17 @@ def test_the_champion_history_has_promotions_and_rollbacks_in_time_order():
         ("2", "rollback"),
     ]
     assert history.nights_since_promotion(nights) == 0
+    # a backfill of an old date that promoted last: the champion's history follows the clock
+    late = history.night(
+        {**_run("2026-09-30"), "end_date": "2026-10-05T02:00:00Z"}, _summary("2026-09-30", version="5"), [], UI
+    )
+    assert history.champion_history([late, *nights], [])[-1]["version"] == "5"
+    assert history.nights_since_promotion([late, *nights]) == 0
     assert history.nights_since_promotion(nights[:2]) == 1
     # no night of the window moved the champion: it is shown from the start
     (kept,) = history.champion_history(nights[1:2], [], current="1")
-    assert (kept["version"], kept["how"], kept["date"]) == ("1", "before", "2026-10-03")
-    assert events[-1]["date"] == "2026-10-04" and events[-1]["offset"] == 0.5  # after the night before it
-    svg = charts.champion(events, nights)
+    assert (kept["version"], kept["how"], kept["at"]) == ("1", "before", "2026-10-03T01:00:00Z")
+    svg = charts.champion(events, "2026-10-06T00:00:00+00:00")
     assert svg.startswith("<svg") and "rollback" in svg and "champion version" in svg
 
 
@@ -136,6 +141,7 @@ def test_the_dataset_page_renders_the_timeline_and_the_overview_sorts_missing_va
     ds = config.get("pump_fleet")
     nights = [history.night(_run("2026-10-02"), _summary("2026-10-02", decided_by="ada in the Airflow UI"), [], UI)]
     view = {
+        "now": "2026-10-03T00:00+00:00",
         "dataset": ds.name,
         "dag_id": ds.dag_id,
         "dag_url": f"{UI}/dags/{ds.dag_id}",

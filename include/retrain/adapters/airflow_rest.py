@@ -13,13 +13,26 @@ log = logging.getLogger(__name__)
 AIRFLOW_API_CONN = "airflow_api"
 
 
-def _session(conn_id: str) -> tuple[str, dict[str, str]]:
-    """(api-server URL, auth header): the connection's user buys a JWT (``POST /auth/token``)."""
+def session(conn_id: str, wait_seconds: float = 0) -> tuple[str, dict[str, str]]:
+    """(api-server URL, auth header): the connection's user buys a JWT (``POST /auth/token``),
+    trying again for up to ``wait_seconds`` while the api-server does not answer yet."""
+    import time
+
     import requests
 
     conn = BaseHook.get_connection(conn_id)
     base = (conn.host or "").rstrip("/")
-    login = requests.post(f"{base}/auth/token", json={"username": conn.login, "password": conn.password}, timeout=10)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            login = requests.post(
+                f"{base}/auth/token", json={"username": conn.login, "password": conn.password}, timeout=10
+            )
+            break
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
     login.raise_for_status()
     return base, {"Authorization": f"Bearer {login.json()['access_token']}"}
 
@@ -36,7 +49,7 @@ def set_dag_run_note(dag_id: str, run_id: str, note: str, conn_id: str = AIRFLOW
     import requests
 
     try:
-        base, headers = _session(conn_id)
+        base, headers = session(conn_id)
         resp = requests.patch(
             f"{base}{_run_path(dag_id, run_id)}",
             params={"update_mask": "note"},
@@ -57,7 +70,7 @@ def task_durations(dag_id: str, run_id: str, conn_id: str = AIRFLOW_API_CONN) ->
     import requests
 
     try:
-        base, headers = _session(conn_id)
+        base, headers = session(conn_id)
         resp = requests.get(
             f"{base}{_run_path(dag_id, run_id)}/taskInstances", params={"limit": 100}, headers=headers, timeout=10
         )

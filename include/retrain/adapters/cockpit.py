@@ -12,6 +12,7 @@ loads the plugin.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Annotated, Any
 
@@ -21,13 +22,37 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from .. import config, urls
 from ..cockpit import history, pages
 from ..cockpit.sources import AirflowReader, Calls, LakeReader, MlflowReader, NotAllowed, SourceError, Sources
+from . import airflow_rest
 from .airflow_rest import AIRFLOW_API_CONN
 from .connections import MLFLOW_CONN, lakefs_endpoint, service_url, ui_url
 
+log = logging.getLogger(__name__)
 URL_PREFIX = urls.COCKPIT
 COOKIE = "_token"  # Airflow's UI session cookie (airflow.api_fastapi.auth.managers.base_auth_manager)
 
 app = FastAPI(title="Retraining cockpit", description=__doc__)
+
+
+def warm_up() -> None:
+    """Import what the first request would (Airflow's auth module, Matplotlib), then read every
+    dataset's finished nights into the cache, as the ``airflow_api`` connection's user: a person's
+    first look does not wait for them. (A person still sees only the runs Airflow lists for them.)
+    Best effort: any failure is logged and the pages read on demand."""
+    from airflow.api_fastapi.core_api import security  # noqa: F401
+
+    from ..cockpit import charts
+
+    charts.warm_up()
+    try:
+        base, headers = airflow_rest.session(AIRFLOW_API_CONN, wait_seconds=120)  # the server is starting
+        token = headers["Authorization"].removeprefix("Bearer ")
+        src = _sources(base, token)
+        datasets = config.load().datasets
+        for ds in datasets:
+            pages.charts(pages.dataset_view(ds, src))
+        log.info("Retraining cockpit: the nights of %d datasets read ahead (%s)", len(datasets), src.calls)
+    except Exception as exc:  # the cockpit works without it, only slower on a first look
+        log.warning("Retraining cockpit: could not read the nights ahead: %s", exc)
 
 
 async def signed_in(request: Request) -> str:
@@ -43,13 +68,12 @@ async def signed_in(request: Request) -> str:
 Token = Annotated[str, Depends(signed_in)]
 
 
-def _sources(request: Request, token: str) -> Sources:
-    """Airflow read as the signed-in user; MLflow and lakeFS with the connections' users."""
+def _sources(airflow_ui: str, token: str) -> Sources:
+    """Airflow read with ``token`` (the signed-in user's); MLflow and lakeFS with the connections' users."""
     from airflow.sdk import BaseHook
 
     calls = Calls()
     api, mlflow = BaseHook.get_connection(AIRFLOW_API_CONN), BaseHook.get_connection(MLFLOW_CONN)
-    airflow_ui = str(request.base_url).rstrip("/")
     return Sources(
         airflow=AirflowReader((api.host or airflow_ui).rstrip("/"), token, calls),
         mlflow=MlflowReader(service_url(MLFLOW_CONN), mlflow.login, mlflow.password, calls),
@@ -59,8 +83,13 @@ def _sources(request: Request, token: str) -> Sources:
     )
 
 
+def _airflow_ui(request: Request) -> str:
+    """Where the browser reaches Airflow: the links of the page start there."""
+    return str(request.base_url).rstrip("/")
+
+
 def _dataset_view(request: Request, token: str, name: str, nights: int) -> tuple[config.DatasetConfig, Sources, Any]:
-    ds, src = _dataset(name), _sources(request, token)
+    ds, src = _dataset(name), _sources(_airflow_ui(request), token)
     try:
         return ds, src, pages.dataset_view(ds, src, nights)
     except SourceError as exc:
@@ -68,7 +97,7 @@ def _dataset_view(request: Request, token: str, name: str, nights: int) -> tuple
 
 
 def _overview(request: Request, token: str, nights: int) -> tuple[Sources, Any]:
-    src = _sources(request, token)
+    src = _sources(_airflow_ui(request), token)
     try:
         return src, pages.overview(config.load().datasets, src, nights)
     except SourceError as exc:

@@ -188,32 +188,33 @@ def rollbacks(ds: DatasetConfig, airflow: AirflowReader) -> list[dict[str, Any]]
 def champion_history(
     night_list: list[dict[str, Any]], rolled: list[dict[str, Any]], current: str | None = None
 ) -> list[dict[str, Any]]:
-    """The champion's version over the nights, from promotions and rollbacks, in the order they
-    happened. Each event sits on the nights' date axis (``date`` + ``offset`` days): a promotion on
-    its night, a rollback just after the last night that ended before it. ``current``: the champion
-    now, shown from the start of the window when no night in it moved the champion."""
+    """The champion's version over time, from the nights that promoted and the rollbacks, in the
+    order they happened (``at``, wall clock): a backfill of old dates can promote after a newer
+    night did. ``current``: the champion now, shown from the start when nothing here moved it."""
     events: list[dict[str, Any]] = []
-    for n in night_list:
-        if n["version"] and CHAMPION in n["aliases"]:
-            if n["previous_champion"] and not events:
-                before = {"date": n["date"], "offset": -0.5, "at": n["started"], "version": n["previous_champion"]}
-                events.append(before | {"how": "before", "who": ""})
-            how = {"approved": "approved", "forced": "forced"}.get(n["decision"], "gate")
-            event = {"date": n["date"], "offset": 0.0, "at": n["ended"], "version": n["version"]}
-            events.append(event | {"how": how, "who": n["decision_words"]})
+    promoted = sorted(
+        (n for n in night_list if n["version"] and CHAMPION in n["aliases"] and n["ended"]),
+        key=lambda n: str(n["ended"]),
+    )
+    for n in promoted:
+        if n["previous_champion"] and not events:
+            events.append({"at": n["started"], "version": n["previous_champion"], "how": "before", "who": ""})
+        how = {"approved": "approved", "forced": "forced"}.get(n["decision"], "gate")
+        events.append({"at": n["ended"], "version": n["version"], "how": how, "who": n["decision_words"]})
     for r in rolled:
-        ended = [n for n in night_list if n["ended"] and str(n["ended"]) <= str(r["at"])]
-        if ended:
-            anchor, offset = max(ended, key=lambda n: str(n["ended"]))["date"], 0.5
-        elif night_list:
-            anchor, offset = night_list[0]["date"], -0.5
-        else:
-            continue
-        event = {"date": anchor, "offset": offset, "at": r["at"], "version": r["to_version"], "how": "rollback"}
-        events.append(event | {"who": f"{r['by']}: {r['reason']}"})
-    if not events and current and night_list:
-        events.append({"date": night_list[0]["date"], "offset": -0.5, "at": None, "version": current, "how": "before"})
-    return sorted(events, key=lambda e: (e["date"], e["offset"], str(e["at"])))
+        who = f"{r['by']}: {r['reason']}"
+        events.append({"at": r["at"], "version": r["to_version"], "how": "rollback", "who": who})
+    if not events and current and night_list and night_list[0]["started"]:
+        events.append({"at": night_list[0]["started"], "version": current, "how": "before", "who": ""})
+    return sorted(events, key=lambda e: _instant(e["at"]))
+
+
+def _instant(stamp: Any) -> str:
+    """An ISO time as a sortable UTC string (Airflow writes ``Z``, our tags ``+00:00``)."""
+    import datetime as dt
+
+    moment = dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    return moment.astimezone(dt.UTC).isoformat()
 
 
 def champion_now(ds: DatasetConfig, mlflow: MlflowReader, metric: str) -> dict[str, Any] | None:
@@ -227,8 +228,9 @@ def champion_now(ds: DatasetConfig, mlflow: MlflowReader, metric: str) -> dict[s
 
 
 def nights_since_promotion(night_list: list[dict[str, Any]]) -> int | None:
-    """Nights after the newest one that made a champion (None: none in the window)."""
-    for i, n in enumerate(reversed(night_list)):
-        if CHAMPION in n["aliases"]:
-            return i
-    return None
+    """Nights that finished after the last one that made a champion (None: none in the window)."""
+    promoted = [_instant(n["ended"]) for n in night_list if CHAMPION in n["aliases"] and n["ended"]]
+    if not promoted:
+        return None
+    last = max(promoted)
+    return sum(1 for n in night_list if n["ended"] and _instant(n["ended"]) > last)

@@ -7,6 +7,7 @@ the plugin, so the pages need no network.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import time
@@ -55,6 +56,7 @@ def dataset_view(ds: config.DatasetConfig, src: Sources, limit: int = history.NI
         n["approval_url"] = next((a["url"] for a in approvals if a["run_id"] == n["run_id"]), None)
     threshold = next((float(n["drift"]["threshold"]) for n in reversed(nights) if n["drift"].get("threshold")), 0.2)
     return {
+        "now": dt.datetime.now(dt.UTC).isoformat(timespec="minutes"),
         "dataset": ds.name,
         "dag_id": ds.dag_id,
         "dag_url": f"{airflow_ui.rstrip('/')}/dags/{ds.dag_id}",
@@ -88,7 +90,7 @@ def charts(view: dict[str, Any]) -> dict[str, str]:
         "files": _chart("files", c.files, nights),
         "drift": _chart("drift", c.drift, nights, view["drift_threshold"]),
         "metric": _chart("metric", c.metric, nights, view["metric_name"], view["floor"]),
-        "champion": _chart("champion", c.champion, view["champion_history"], nights),
+        "champion": _chart("champion", c.champion, view["champion_history"], view["now"]),
         "cost": _chart("cost", c.cost, nights),
     }
 
