@@ -85,7 +85,7 @@ class AirflowReader:
     user may see, and nothing else."""
 
     base_url: str
-    token: str
+    token: str = field(repr=False)  # never in a log line
     calls: Calls = field(default_factory=Calls)
     session: requests.Session = field(default_factory=requests.Session)
 
@@ -167,7 +167,7 @@ class MlflowReader:
 
     base_url: str
     username: str | None
-    password: str | None
+    password: str | None = field(repr=False)  # never in a log line
     calls: Calls = field(default_factory=Calls)
     session: requests.Session = field(default_factory=requests.Session)
 
