@@ -40,6 +40,11 @@ def lakefs_object(base: str, repository: str, ref: str, path: str) -> str:
     return f"{_repo(base, repository)}/object?{urlencode({'ref': ref, 'path': path})}"
 
 
+def airflow_run(base: str, dag_id: str, run_id: str) -> str:
+    """A DAG run's page in the Airflow UI."""
+    return f"{base.rstrip('/')}/dags/{dag_id}/runs/{quote(run_id, safe='')}"
+
+
 def mlflow_run(base: str, experiment_id: str, run_id: str) -> str:
     return f"{base.rstrip('/')}/#/experiments/{quote(str(experiment_id))}/runs/{quote(run_id)}"
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
-from urllib.parse import quote
 
 from airflow.sdk import BaseHook, BaseNotifier
 
+from .. import urls
 from .airflow_rest import set_dag_run_note
 
 log = logging.getLogger(__name__)
@@ -28,15 +28,11 @@ ALERT_CONN = "retrain_alerts"
 MAIL_CONN = "retrain_alerts_smtp"
 
 
-def run_link(airflow_url: str, dag_id: str, run_id: str) -> str:
-    return f"{airflow_url.rstrip('/')}/dags/{dag_id}/runs/{quote(run_id, safe='')}"
-
-
 def payload(
     dataset: str, dag_id: str, run_id: str, task_id: str, try_number: int, reason: str, airflow_url: str
 ) -> dict[str, Any]:
     """A failed task: what failed, why, and where to look."""
-    link = f"{run_link(airflow_url, dag_id, run_id)}/tasks/{task_id}"
+    link = f"{urls.airflow_run(airflow_url, dag_id, run_id)}/tasks/{task_id}"
     first_line = reason.strip().splitlines()[0] if reason.strip() else "unknown error"
     return {
         "kind": "failure",
@@ -73,7 +69,7 @@ def deadline_payload(
         "deadline": deadline_time,
         "state": state,
         "reason": f"not finished {limit_minutes:g} min after it was queued",
-        "link": run_link(airflow_url, dag_id, run_id),
+        "link": urls.airflow_run(airflow_url, dag_id, run_id),
     }
 
 

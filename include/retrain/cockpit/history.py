@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import quote
 
 from .. import urls
 from ..config import DatasetConfig
@@ -19,10 +18,6 @@ NIGHTS = 30  # nights a dataset page shows by default
 ROLLBACK_DAG = "rollback_model"
 VALIDATE = "validate"  # the task whose failure leaves a validation report on the run branch
 PARALLEL = 8  # concurrent reads of the nights' results (the first, uncached page of a dataset)
-
-
-def dag_run_url(airflow_ui: str, dag_id: str, run_id: str) -> str:
-    return f"{airflow_ui.rstrip('/')}/dags/{dag_id}/runs/{quote(run_id, safe='')}"
 
 
 def _training(summary: dict[str, Any]) -> tuple[str, str]:
@@ -92,7 +87,7 @@ def night(
     training_state, training_words = _training(s)
     outcome, outcome_words = _decision(gate) if gate else ("", "")
     cost = s.get("cost") or {}
-    links = {"Airflow run": dag_run_url(airflow_ui, run["dag_id"], run["dag_run_id"]), **(task_links or {})}
+    links = {"Airflow run": urls.airflow_run(airflow_ui, run["dag_id"], run["dag_run_id"]), **(task_links or {})}
     links |= s.get("links") or {}
     if s.get("repository") and v.get("report") not in (None, "none") and s.get("commit"):
         links.setdefault(

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from .. import config, urls
 from . import history
@@ -32,7 +31,7 @@ COLUMNS = [
 
 
 def _approval_url(airflow_ui: str, dag_id: str, run_id: str) -> str:
-    return f"{history.dag_run_url(airflow_ui, dag_id, run_id)}/tasks/approve/required_actions"
+    return f"{urls.airflow_run(airflow_ui, dag_id, run_id)}/tasks/approve/required_actions"
 
 
 def _approvals(open_approvals: list[dict[str, Any]], dag_id: str, airflow_ui: str) -> list[dict[str, Any]]:
@@ -156,7 +155,3 @@ def stylesheet() -> str:
 def timed(calls: Calls, started: float) -> dict[str, Any]:
     """What the header says the page cost."""
     return {"calls": calls, "seconds": time.perf_counter() - started}
-
-
-def dataset_link(root: str, name: str) -> str:
-    return f"{root}/datasets/{quote(name)}"
