@@ -1,20 +1,23 @@
 """Scale check: ingest and validate batches of 3 sizes; throughput and peak memory of each.
 
-For each modality, batches of 3 sizes land in the S3 landing zone (generated first, not
-timed). Each batch is then ingested into a lakeFS branch and validated there, in a fresh
-process, as the DAG's ``ingest`` and ``validate`` tasks do it. The process reports the
+For each modality, batches of 3 sizes land in the S3 landing zone (generated first, one file at
+a time, not timed). Each batch is then ingested into a lakeFS branch and validated there, in a
+fresh process, as the DAG's ``ingest`` and ``validate`` tasks do it. The process reports the
 time of both steps and its peak RSS.
 
 * Cost should grow linearly with the batch: the time per file stays flat across sizes.
 * Memory should stay bounded, because validation streams the files. The process's peak RSS
-  should barely move across sizes. The baseline, in the same run, is the largest batch
+  should barely move across sizes. The image baseline, in the same run, is the largest batch
   validated the old way, with every file held in memory at once.
+* Sensor validation checks each file's statistics with GX and only a failing file row by row.
+  Its baseline, in the same run, is the row-by-row suite (what every file cost before) on the
+  first files of each batch: the speed-up is the ratio of the two rates.
 
 Needs the local stack (``make up``)::
 
-    PYTHONPATH=. .venv/bin/python bench/scale.py                 # 2k/6k/20k images, 100k/300k/1M rows
-    PYTHONPATH=. .venv/bin/python bench/scale.py --fraction 0.1  # a quick look at a tenth of that
-    PYTHONPATH=. .venv/bin/python bench/scale.py --only rows     # the sensor batches only
+    PYTHONPATH=. .venv/bin/python bench/scale.py                  # 2k/6k/20k images; 1M/10M/100M rows
+    PYTHONPATH=. .venv/bin/python bench/scale.py --fraction 0.1   # a tenth of every size
+    PYTHONPATH=. .venv/bin/python bench/scale.py --only rows --rows 1000000 10000000
 """
 
 from __future__ import annotations
@@ -29,8 +32,11 @@ import uuid
 from typing import Any
 
 IMAGES = (2_000, 6_000, 20_000)
-SENSOR_ROWS = (100_000, 300_000, 1_000_000)
-ROWS_PER_FILE = 10_000  # one asset's day: 4 label segments of 2,500 rows
+SENSOR_ROWS = (1_000_000, 10_000_000, 100_000_000)
+# One file per asset and day, 4 label segments; 100,000 rows is 5.6 MB of Parquet in one row
+# group (a 24-machine fleet at 1 kHz in 10 s snapshots every 5 minutes lands about this per day).
+ROWS_PER_FILE = 100_000
+ROW_SUITE_FILES = 3  # files of each sensor batch also checked row by row: the baseline rate
 
 
 def _peak_rss_mb() -> float:
@@ -45,19 +51,38 @@ def _dataset(base: str, name: str) -> Any:
 
 
 def land(base: str, name: str, size: int) -> int:
-    """Generate one batch into the landing zone; returns its number of files."""
+    """Generate one batch into the landing zone, a file at a time; returns its number of files."""
     from devstack import generate
     from devstack.services import stack_from_env
 
     ds, stack = _dataset(base, name), stack_from_env()
+    s3 = stack.s3_client()
     if ds.modality == "image":
         files = generate.image_partition(ds, "2026-01-01", per_class=size // len(ds.labels))
-    else:
-        files = generate.sensor_partition(
-            ds, "2026-01-01", assets=size // ROWS_PER_FILE, rows_per_segment=ROWS_PER_FILE // 4
-        )
-    generate.write(files, ds.landing.prefix, s3=stack.s3_client(), bucket=ds.landing.bucket)
-    return len(files)
+        generate.write(files, ds.landing.prefix, s3=s3, bucket=ds.landing.bucket)
+        return len(files)
+    assets = generate.asset_ids(ds.name, max(1, size // ROWS_PER_FILE))
+    for asset in assets:  # one at a time: 10^8 rows are 5.6 GB
+        frame = generate.sensor_frame(ds.sensor, ds.name, "2026-01-01", asset, ROWS_PER_FILE // 4)
+        key = f"{ds.landing.prefix}/dt=2026-01-01/{asset}.parquet"
+        s3.put_object(Bucket=ds.landing.bucket, Key=key, Body=generate.to_parquet(frame))
+    return len(assets)
+
+
+def row_suite_rate(ds: Any, clt: Any, branch: str, paths: list[str]) -> float:
+    """Rows per second of the row-by-row GX suite (the old way of every file) on ``paths``."""
+    from include.retrain.lake import lakefs_io
+    from include.retrain.lake.formats import read_sensor_file
+    from include.retrain.quality import sensor
+    from include.retrain.quality.report import GXRun
+
+    run = GXRun("row_suite", lambda: sensor.expectations(ds))
+    rows, t0 = 0, time.perf_counter()
+    for path, body in lakefs_io.stream_objects(clt, ds.repository, branch, paths):
+        df = read_sensor_file(path, body, ds.sensor)
+        assert not run.validate(path, sensor._with_derived_columns(df, ds.sensor)), path
+        rows += len(df)
+    return rows / (time.perf_counter() - t0)
 
 
 def measure(base: str, name: str, in_memory: bool) -> dict[str, Any]:
@@ -89,6 +114,10 @@ def measure(base: str, name: str, in_memory: bool) -> dict[str, Any]:
         passed, bad = validated["passed"], validated["files_bad"]
     t2 = time.perf_counter()
     assert passed and bad == 0, bad
+    row_rate = None
+    if ds.modality == "sensor" and not in_memory:
+        paths = sorted(lakefs_io.changed_paths(repo_of(endpoint, ds), ingested["branch"], lakefs_io.DATA_PREFIX))
+        row_rate = row_suite_rate(ds, lakefs_io.client(endpoint), ingested["branch"], paths[:ROW_SUITE_FILES])
     lakefs_io.delete_branch(lakefs_io.ensure_repository(lakefs_io.client(endpoint), ds.repository), ingested["branch"])
     return {
         "files": ingested["copied"],
@@ -97,7 +126,14 @@ def measure(base: str, name: str, in_memory: bool) -> dict[str, Any]:
         "validate_s": round(t2 - t1, 2),
         "rss_before_mb": round(rss_before),
         "peak_rss_mb": round(_peak_rss_mb()),
+        "row_suite_rows_per_s": row_rate,
     }
+
+
+def repo_of(endpoint: Any, ds: Any) -> Any:
+    from include.retrain.lake import lakefs_io
+
+    return lakefs_io.ensure_repository(lakefs_io.client(endpoint), ds.repository)
 
 
 def _child(base: str, name: str, in_memory: bool) -> dict[str, Any]:
@@ -110,6 +146,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fraction", type=float, default=1.0, help="scale every size by this factor")
     parser.add_argument("--only", choices=("images", "rows"), help="one modality: images or (sensor) rows")
+    parser.add_argument("--rows", type=int, nargs="+", default=SENSOR_ROWS, help="sensor batch sizes in rows")
     parser.add_argument("--child", nargs=2, metavar=("BASE", "NAME"), help=argparse.SUPPRESS)
     parser.add_argument("--in-memory", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -122,7 +159,7 @@ def main() -> None:
     if not stack_from_env().is_up():
         raise SystemExit("the local stack is not up: run `make up` first")
     tag = uuid.uuid4().hex[:4]
-    plans = [("cast_metal", "images", n) for n in IMAGES] + [("pump_fleet", "rows", n) for n in SENSOR_ROWS]
+    plans = [("cast_metal", "images", n) for n in IMAGES] + [("pump_fleet", "rows", n) for n in args.rows]
     plans = [p for p in plans if args.only in (None, p[1])]
     rows = []
     for base, unit, full in plans:
@@ -131,7 +168,7 @@ def main() -> None:
         files = land(base, name, size)
         print(f"landed {size:,} {unit} of {base} in {files:,} files; measuring ...", flush=True)
         rows.append({"base": base, "unit": unit, "size": size, **_child(base, name, in_memory=False)})
-        if full == max(IMAGES if unit == "images" else SENSOR_ROWS):
+        if unit == "images" and full == max(IMAGES):
             # baseline: the same landed batch again, validated with every file in memory
             rows.append({"base": base, "unit": unit, "size": size, "baseline": True, **_child(base, name, True)})
 
@@ -151,13 +188,23 @@ def main() -> None:
         runs = [r for r in rows if r["base"] == base and not r.get("baseline")]
         small, large = runs[0], runs[-1]
         per_file = [(r["ingest_s"] + r["validate_s"]) / r["size"] for r in (small, large)]
-        baseline = next(r for r in rows if r["base"] == base and r.get("baseline"))
         growth = large["size"] / small["size"]
-        print(
+        line = (
             f"{base}: {growth:.0f}x the data -> time per {small['unit'][:-1]} x{per_file[1] / per_file[0]:.2f} "
-            f"(1.0 = linear); peak RSS x{large['peak_rss_mb'] / small['peak_rss_mb']:.2f} "
-            f"(streamed) vs x{baseline['peak_rss_mb'] / small['peak_rss_mb']:.2f} (all in memory)"
+            f"(1.0 = linear); peak RSS x{large['peak_rss_mb'] / small['peak_rss_mb']:.2f} (streamed)"
         )
+        baseline = next((r for r in rows if r["base"] == base and r.get("baseline")), None)
+        if baseline:
+            line += f" vs x{baseline['peak_rss_mb'] / small['peak_rss_mb']:.2f} (all in memory)"
+        print(line)
+        for r in runs:
+            if r.get("row_suite_rows_per_s"):
+                rate = r["size"] / r["validate_s"]
+                print(
+                    f"  {r['size']:,} rows: validate {rate:,.0f} rows/s vs the row-by-row suite "
+                    f"{r['row_suite_rows_per_s']:,.0f} rows/s on {ROW_SUITE_FILES} of its files = "
+                    f"{rate / r['row_suite_rows_per_s']:.1f}x"
+                )
 
 
 if __name__ == "__main__":

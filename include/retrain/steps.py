@@ -102,7 +102,12 @@ def validate(ds: DatasetConfig, endpoint: LakeFSEndpoint, ingested: Ingested, li
     # streamed: each file is read, checked and dropped (bounded memory however large the batch)
     stream = lakefs_io.stream_objects(clt, ds.repository, branch.id, paths)
     files = ((p.removeprefix(lakefs_io.DATA_PREFIX), body) for p, body in stream)
-    report = validate_files(ds, files) if paths else ValidationReport(ds.name, [], ds.validation.max_bad_fraction)
+
+    def reread(path: str) -> bytes:
+        return lakefs_io.read_bytes(clt, ds.repository, branch.id, lakefs_io.DATA_PREFIX + path)
+
+    empty = ValidationReport(ds.name, [], ds.validation.max_bad_fraction)
+    report = validate_files(ds, files, reread) if paths else empty
     report.already_valid = ingested["skipped"]
     for key, reason in ingested["rejected"].items():  # unsafe landing keys count as bad files
         report.files.append(FileResult(key, 0, [reason]))

@@ -1,5 +1,9 @@
 """Great Expectations on real generated files: every planted defect gets its reason."""
 
+import io
+
+import numpy as np
+import pandas as pd
 import pytest
 
 from devstack import generate
@@ -59,3 +63,88 @@ def test_under_tolerance_passes_and_nothing_valid_fails():
     only_bad = generate.sensor_partition(ds, "2026-11-01", assets=0, bad=["dead"])
     rep = sensor.validate_sensor_files(ds, {f.key: f.body for f in only_bad})
     assert not rep.passed and "no valid file remains" in rep.failure_message()
+
+
+def _edge_files(ds) -> dict[str, bytes]:
+    """Borderline shapes for the two suites: values exactly on a range's bounds (pass), -inf,
+    a channel with a single value, an asset exactly one window long, a numeric label column."""
+    (good,) = generate.sensor_partition(ds, "2026-11-01", assets=1, rows_per_segment=256)
+    df = pd.read_parquet(io.BytesIO(good.body))
+    low, high = ds.validation.ranges["temperature"]
+    on_bounds = df.copy()
+    on_bounds.loc[0, "temperature"], on_bounds.loc[1, "temperature"] = low, high
+    minus_inf = df.copy()
+    minus_inf.loc[5, "vibration_x"] = -np.inf
+    one_value = df.copy()
+    one_value["motor_current"] = np.nan
+    one_value.loc[3, "motor_current"] = 1.0
+    one_window = df.iloc[: ds.sensor.window].copy()
+    short_by_one = df.iloc[: ds.sensor.window - 1].copy()
+    numeric_labels = df.copy()
+    numeric_labels["label"] = 0
+    shapes = {
+        "on-bounds": on_bounds,
+        "minus-inf": minus_inf,
+        "one-value": one_value,
+        "one-window": one_window,
+        "short-by-one": short_by_one,
+        "numeric-labels": numeric_labels,
+    }
+    return {f"dt=2026-11-01/{name}.parquet": generate.to_parquet(frame) for name, frame in shapes.items()}
+
+
+def _verdicts(ds, files: dict[str, bytes]) -> list[tuple[str, bool, bool]]:
+    """(file, fails row by row, fails on its statistics) for every file that reaches GX."""
+    from include.retrain.lake.formats import read_sensor_file
+    from include.retrain.quality.report import GXRun
+
+    run = GXRun("rows", lambda: sensor.expectations(ds))
+    run.add_suite("statistics", lambda: sensor.statistics_expectations(ds))
+    out = []
+    for path, body in sorted(files.items()):
+        try:
+            df = read_sensor_file(path, body, ds.sensor)
+        except ValueError:
+            continue
+        if sensor.structural_problems(df, ds.sensor):
+            continue
+        rows = run.validate(path, sensor._with_derived_columns(df, ds.sensor))
+        stats = pd.DataFrame([sensor.file_statistics(df, ds.sensor)])
+        out.append((path, bool(rows), bool(run.validate(f"{path}-statistics", stats, suite="statistics"))))
+    return out
+
+
+def test_a_file_fails_the_statistics_suite_exactly_when_a_row_fails_the_row_suite():
+    ds = config.get("pump_fleet")
+    files = generate.sensor_partition(ds, "2026-11-01", assets=2, rows_per_segment=256, bad=generate.BAD_SENSOR_KINDS)
+    verdicts = _verdicts(ds, {**{f.key: f.body for f in files}, **_edge_files(ds)})
+    failing = {path.rsplit("/", 1)[-1] for path, rows, _ in verdicts if rows}
+    assert failing == {
+        *(f"bad-{k}.parquet" for k in ("nan", "inf", "dead", "range", "label", "repeated", "short")),
+        "minus-inf.parquet",
+        "one-value.parquet",
+        "short-by-one.parquet",
+        "numeric-labels.parquet",
+    }
+    assert [(p, rows) for p, rows, _ in verdicts] == [(p, stats) for p, _, stats in verdicts]
+
+
+def test_real_recordings_pass_or_fail_the_statistics_suite_as_they_do_row_by_row():
+    """BasicMotions (sktime's copy of the UEA archive) as 6 watches' CSVs, with one reading
+    pushed out of range and one watch's recording cut short."""
+    from devstack.real_data import basic_motions_fleet, device_csvs
+
+    ds = config.get("motions_fleet")
+    files = device_csvs(basic_motions_fleet(6))
+    first, second = sorted(files)[:2]
+    table = pd.read_csv(io.BytesIO(files[first]))
+    table.loc[7, "acc_x"] = 1e13
+    files[first] = table.to_csv(index=False).encode()
+    files[second] = pd.read_csv(io.BytesIO(files[second])).iloc[: ds.sensor.window - 1].to_csv(index=False).encode()
+    verdicts = _verdicts(ds, files)
+    assert len(verdicts) == 6
+    assert {p for p, rows, _ in verdicts if rows} == {first, second}
+    assert [(p, rows) for p, rows, _ in verdicts] == [(p, stats) for p, _, stats in verdicts]
+    report = sensor.validate_sensor_files(ds, files)
+    assert {f.path for f in report.bad} == {first, second}
+    assert any("out of range: 'acc_x'" in r for r in {f.path: f for f in report.files}[first].reasons)

@@ -32,8 +32,10 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
     integer or float, their unit taken from their magnitude (``EPOCH_UNITS``); datetime columns
     (Parquet timestamps; naive ones are UTC).
     """
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC")  # to_datetime would walk every value (30 ms per 10k rows)
     if pd.api.types.is_datetime64_any_dtype(values):
-        return pd.to_datetime(values, utc=True)
+        return values.dt.tz_localize("UTC")
     if _is_number(values):
         numbers = pd.to_numeric(values, errors="coerce")
         magnitude = float(numbers.abs().median()) if numbers.notna().any() else 0.0
@@ -71,12 +73,30 @@ def read_sensor_file(name: str, body: bytes, spec: SensorSpec) -> pd.DataFrame:
         if not ordered.index.equals(df.index):
             notes.append("rows sorted by asset and timestamp")
         df = ordered.reset_index(drop=True)
-    repeated = df.duplicated()
-    if repeated.any():
+    repeated = _exact_duplicates(df, spec)
+    if repeated is not None:
         notes.append(f"{int(repeated.sum())} exact duplicate rows dropped")
         df = df[~repeated].reset_index(drop=True)
     df.attrs["notes"] = notes
     return df
+
+
+def _exact_duplicates(df: pd.DataFrame, spec: SensorSpec) -> pd.Series | None:
+    """Rows that repeat an earlier row exactly, or None when there are none.
+
+    Rows are sorted by asset and timestamp, so a row can only repeat one of its neighbours with
+    the same asset and timestamp: hashing every row (``DataFrame.duplicated``) is needed only when
+    such neighbours exist, which in a clean export they do not.
+    """
+    keys = [c for c in (spec.asset_column, spec.timestamp_column) if c in df.columns]
+    if len(keys) == 2 and len(df) > 1:
+        asset = pd.factorize(df[keys[0]])[0]
+        ts = df[keys[1]].to_numpy(dtype="datetime64[ns]") if df[keys[1]].dtype.kind == "M" else df[keys[1]].to_numpy()
+        same = (asset[1:] == asset[:-1]) & (ts[1:] == ts[:-1])
+        if not same.any():
+            return None
+    repeated = df.duplicated()
+    return repeated if repeated.any() else None
 
 
 def _is_number(values: pd.Series) -> bool:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any
+
+from ..pipelining import map_in_order
 
 MAIN = "main"
 DATA_PREFIX = "data/"  # the dataset's files: data/dt=YYYY-MM-DD/...
@@ -162,16 +162,9 @@ def stream_objects(
     At most ``prefetch`` objects are in flight or waiting, so memory stays bounded by the largest
     objects, not by the number of objects (validation streams a run's files through this).
     """
-    pending: deque[tuple[str, Future[bytes]]] = deque()
-    with ThreadPoolExecutor(workers, thread_name_prefix="lakefs-read") as pool:
-        for path in paths:
-            pending.append((path, pool.submit(read_bytes, clt, repository, ref, path)))
-            if len(pending) >= prefetch:
-                first, future = pending.popleft()
-                yield first, future.result()
-        while pending:
-            first, future = pending.popleft()
-            yield first, future.result()
+    yield from map_in_order(
+        lambda path: read_bytes(clt, repository, ref, path), paths, workers, prefetch, "lakefs-read"
+    )
 
 
 def ensure_tag(repo: Any, tag: str, commit: str) -> None:

@@ -107,6 +107,17 @@ class GXRun:
     """
 
     def __init__(self, suite_name: str, expectations: Callable[[], list[Any]]) -> None:
+        self._setup(suite_name, expectations)
+        self.suites = {suite_name: self.suite}
+
+    def add_suite(self, suite_name: str, expectations: Callable[[], list[Any]]) -> None:
+        """A second suite in the same context (its results land in the same Data Docs)."""
+        if suite_name not in self.suites:
+            self.suites[suite_name] = self.ctx.suites.add(
+                self.gx.ExpectationSuite(name=suite_name, expectations=expectations())
+            )
+
+    def _setup(self, suite_name: str, expectations: Callable[[], list[Any]]) -> None:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -125,18 +136,23 @@ class GXRun:
         self.suite = self.ctx.suites.add(gx.ExpectationSuite(name=suite_name, expectations=expectations()))
         self.source = self.ctx.data_sources.add_pandas("landing")
 
-    def validate(self, name: str, df: pd.DataFrame) -> list[Any]:
-        """Failed expectation results of ``df`` (rendered into the HTML report too)."""
+    def validate(
+        self, name: str, df: pd.DataFrame, suite: str | None = None, result_format: str = "SUMMARY"
+    ) -> list[Any]:
+        """Failed expectation results of ``df`` against ``suite`` (the first one by default),
+        rendered into the HTML report too. ``result_format="COMPLETE"`` lists every unexpected
+        row's index (``result["unexpected_index_list"]``)."""
         gx = self.gx
         asset = name.replace("/", "__")
         batch_def = self.source.add_dataframe_asset(asset).add_batch_definition_whole_dataframe("whole")
-        vd = self.ctx.validation_definitions.add(gx.ValidationDefinition(name=asset, data=batch_def, suite=self.suite))
+        chosen = self.suites[suite] if suite else self.suite
+        vd = self.ctx.validation_definitions.add(gx.ValidationDefinition(name=asset, data=batch_def, suite=chosen))
         cp = self.ctx.checkpoints.add(
             gx.Checkpoint(
                 name=f"cp_{asset}",
                 validation_definitions=[vd],
                 actions=[gx.checkpoint.UpdateDataDocsAction(name="docs")],
-                result_format="SUMMARY",
+                result_format=result_format,
             )
         )
         res = cp.run(batch_parameters={"dataframe": df})
@@ -156,6 +172,7 @@ class GXRun:
 
 
 Files = Mapping[str, bytes] | Iterable[tuple[str, bytes]]
+Reread = Callable[[str], bytes]  # a file's bytes again, by its path below data/
 
 
 def file_stream(files: Files) -> Iterable[tuple[str, bytes]]:
