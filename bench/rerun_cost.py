@@ -48,7 +48,7 @@ def main() -> None:
                 )
             compute = compute_seconds(api, ds.dag_id, run["dag_run_id"])
     ratio = figures["no-change rerun"] / figures["full run"]
-    print(f"no-change rerun cost = {ratio:.1%} of a full run [goal <= 10%, 0 bytes, training skipped]")
+    print(f"no-change rerun cost = {ratio:.1%} of a full run [goal <= 5%, 0 bytes, training skipped]")
     overhead = figures["full run"] / compute - 1
     print(
         f"orchestration overhead of the full run = {overhead:.1%} beyond its compute stages "

@@ -5,6 +5,8 @@ Write-audit-publish on lakeFS, then a Ray Tune search, a holdout gate and the ML
 
 1. **ingest** -- copy partition `dt=<logical date>` of the landing prefix into lakeFS branch
    `ingest-<dag_id>-<run>` (created from `main`): streamed, parallel, skipping objects already on main.
+   A night with nothing to do (nothing new landed, nothing refused, and the champion trained on all
+   of main's data) goes straight to **summarize**; every task between is skipped.
 2. **validate** -- Great Expectations on the branch. Bad files are quarantined (removed from the
    branch) and listed in `_reports/`; beyond `max_bad_fraction` the run fails, the branch is kept, main untouched.
 3. **publish_data** -- commit with lineage metadata, merge into `main`, delete the branch. Passes the
@@ -51,7 +53,7 @@ from include.retrain.adapters.deadlines import RunQueuedAt
 from include.retrain.adapters.errors import fail_without_retry
 from include.retrain.adapters.params import trigger_params
 from include.retrain.adapters.ray_operator import RayJobOperator
-from include.retrain.adapters.tasks import linked_task, routed_task
+from include.retrain.adapters.tasks import linked_task, routed_linked_task, routed_task
 from include.retrain.config import TriggerParams
 from include.retrain.jobs.submission import evaluate_command, train_command
 
@@ -95,14 +97,25 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
         params=trigger_params(cfg),
     )
     def retrain() -> None:
-        @linked_task(links=(L.LAKEFS_BRANCH, L.LAKEFS_DIFF), **lakefs_links)
+        # a night with nothing to do goes straight to summarize; every other night runs them all
+        @routed_linked_task(
+            route=lambda i: ["summarize"] if i.get("nothing_to_do") else ["validate", "publish_data", "summarize"],
+            links=(L.LAKEFS_BRANCH, L.LAKEFS_DIFF),
+            **lakefs_links,
+        )
         def ingest(params: dict[str, Any], dag_run: Any) -> handoffs.Ingested:
             from airflow.providers.amazon.aws.hooks.s3 import S3Hook  # boto3: not at parse time
 
             landing = S3Hook(aws_conn_id=cfg.landing.conn_id).get_conn()
-            date = partition_date(TriggerParams.model_validate(params), dag_run)
+            trigger = TriggerParams.model_validate(params)
+            date = partition_date(trigger, dag_run)
             with fail_without_retry():
-                return steps.ingest(cfg, landing, date, lakefs_endpoint(), lineage(dag_run))
+                ingested = steps.ingest(cfg, landing, date, lakefs_endpoint(), lineage(dag_run))
+            backfill = is_backfill(dag_run)
+            ingested["nothing_to_do"] = steps.nothing_to_do(
+                cfg, lakefs_endpoint(), mlflow_url(), ingested, trigger, backfill
+            )
+            return ingested
 
         @linked_task(links=(L.LAKEFS_BRANCH, L.LAKEFS_DIFF, L.VALIDATION_REPORT), **lakefs_links)
         def validate(ingested: handoffs.Ingested, dag_run: Any) -> handoffs.Validated:
@@ -216,6 +229,7 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
         rejected = publish_model.override(task_id="reject")(*candidate)
         gated >> [promoted, rejected]
         results = {
+            "ingested": ingested,
             "published": published,
             "validated": validated,
             "drift": drift,

@@ -30,6 +30,15 @@ class Ingested(TypedDict):
     copied_paths: list[str]
     restarted: bool  # the run branch of a refused earlier try was made again from main
     seconds: float
+    nothing_to_do: NotRequired[NothingToDo | None]  # steps.nothing_to_do: set, the night skips to summarize
+
+
+class NothingToDo(TypedDict):
+    """A night with nothing to do: what its skipped tasks would have concluded."""
+
+    published: Published  # main's head, nothing new
+    drift: Drift  # nothing on main the champion has not seen
+    decision: TrainingDecision  # skip, with the reason the full path gives
 
 
 class FileVerdict(TypedDict):
@@ -233,6 +242,7 @@ class RunResults(TypedDict):
     """What ``summarize`` receives: every task's result (None for a task that did not run, but a
     skipped task may still hold the result of a cleared earlier try)."""
 
+    ingested: Ingested | None
     published: Published | None
     validated: Validated | None
     drift: Drift | None

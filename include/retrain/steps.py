@@ -19,6 +19,7 @@ from .handoffs import (
     Drift,
     GateDecision,
     Ingested,
+    NothingToDo,
     Published,
     PublishedModel,
     RunLineage,
@@ -276,6 +277,59 @@ def training_decision(
     )
 
 
+def nothing_to_do(
+    ds: DatasetConfig,
+    endpoint: LakeFSEndpoint,
+    tracking_uri: str,
+    ingested: Ingested,
+    params: TriggerParams,
+    backfill: bool,
+) -> NothingToDo | None:
+    """What the rest of the night would conclude, when that is known after ingest; else None.
+
+    A night has nothing to do when ingest copied nothing (every file of the partition is on main
+    already), nothing was rejected or refused before (those must be reported as bad again), no
+    earlier try left copies on the run branch, training is not forced, and the champion was
+    trained on a commit whose data main still holds unchanged. Validation would then check no
+    file, the merge would bring nothing, drift would compare nothing and training would be
+    skipped. The run branch is deleted, as the merge step would. Cheap checks first: a night
+    that copied files never asks MLflow. When in doubt (MLflow unreachable), the night takes the
+    full path, which reports the error where it belongs.
+    """
+    if ingested["copied"] or ingested["rejected"] or ingested["refused_before"] or params.force_retrain:
+        return None
+    from .lake.formats import IMAGE_SUFFIXES, SENSOR_SUFFIXES
+    from .quality.drift import no_drift
+    from .release import registry
+
+    clt = lakefs_io.client(endpoint)
+    repo = guard.ensure_dataset_repository(clt, ds.repository)
+    branch = ingested["branch"]
+    if lakefs_io.branch_exists(repo, branch) and lakefs_io.changed_paths(repo, branch, lakefs_io.DATA_PREFIX):
+        return None  # an earlier try copied files: they must be validated
+    champion = registry.champion_commit_quick(tracking_uri, ds.model_name)
+    if champion is None:
+        return None  # no champion, or MLflow could not say: the full path finds out
+    version, trained_on = champion
+    head = str(repo.branch(lakefs_io.MAIN).head.get_commit().id)
+    suffixes = SENSOR_SUFFIXES if ds.modality == "sensor" else IMAGE_SUFFIXES
+    unseen = trained_on != head and lakefs_io.changed_since(
+        clt, ds.repository, trained_on, head, lakefs_io.DATA_PREFIX, suffixes, limit=1
+    )
+    if unseen:
+        return None  # main holds data the champion has not seen: drift decides
+    unchanged = no_drift(params.drift_threshold, "nothing on main the champion has not seen", trained_on, head)
+    reason = training_decision(False, unchanged, version, False, params.ingest_only, backfill=backfill)
+    assert reason is not None  # neither forced nor new data, nor drift, and a champion exists
+    lakefs_io.delete_branch(repo, branch)
+    log.info("nothing to do: %s; validate .. promote are skipped", reason)
+    return {
+        "published": {"commit": head, "new_data": False, "repository": ds.repository},
+        "drift": unchanged,
+        "decision": {"train": False, "reason": reason, "champion_version": version},
+    }
+
+
 def decide_training(
     ds: DatasetConfig, tracking_uri: str, published: Published, drift: Drift, params: TriggerParams, backfill: bool
 ) -> TrainingDecision:
@@ -428,7 +482,13 @@ def summarize(
     chose.
     """
     published, decision, gated = results["published"], results["decision"], results["gated"]
-    training, evaluation = results["training"], results["evaluation"]
+    training, evaluation, validated, drift = results["training"], results["evaluation"], None, None
+    ingested = results.get("ingested")
+    shortcut = ingested.get("nothing_to_do") if ingested else None
+    if shortcut:  # the tasks between ingest and here were skipped: their results are an earlier try's
+        published, decision, drift, gated = shortcut["published"], shortcut["decision"], shortcut["drift"], None
+    else:
+        validated, drift = results["validated"], results["drift"]
     trained = bool(decision and decision["train"])
     model = None
     if trained and gated:
@@ -441,8 +501,8 @@ def summarize(
         run_id=lineage.run_id,
         date=date,
         published=published,
-        validated=results["validated"],
-        drift=results["drift"],
+        validated=validated,
+        drift=drift,
         skipped_reason=None if trained or decision is None else decision["reason"],
         training=training if trained else None,
         evaluation=evaluation["result"] if trained and evaluation else None,

@@ -236,6 +236,14 @@ def test_rerun_of_a_date_makes_no_commit_and_no_version(stack, nights_run, repo,
     assert summary["training"]["skipped"] is True
     assert main_head(repo) == head
     assert len(mlflow_client.search_model_versions(f"name='{DS.model_name}'")) == versions
+    # the champion was trained on main's head and nothing new landed: nothing to do after ingest
+    assert champion_of(mlflow_client, DS).tags["lakefs.commit"] == head
+    assert summary["training"]["reason"].startswith("nothing new merged, no drift")
+    assert summary["drift"]["detected"] is False and summary["drift"]["unseen_files"] == 0
+    states = {t["task_id"]: t["state"] for t in stack.airflow_api().task_instances(DS.dag_id, run["dag_run_id"])}
+    ran = {task for task, state in states.items() if state == "success"}
+    assert ran == {"ingest", "summarize"}, states
+    assert lakefs_io.run_branch_name(DS.dag_id, run["dag_run_id"]) not in [b.id for b in repo.branches()]
 
 
 def test_worse_candidate_is_challenger_but_not_champion(stack, nights_run, repo, mlflow_client, alert_webhook):

@@ -4,6 +4,7 @@
   cannot carry links).
 * :func:`routed_task`: a ``@task`` whose typed result is handed on like any other, and which also
   follows one branch chosen from it (``@task.branch`` returns only the branch's task id).
+* :func:`routed_linked_task`: both.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class RoutedPythonOperator(_PythonDecoratedOperator, BranchMixIn):
     custom_operator_name = "@task.branch"
     inherits_from_skipmixin = True  # tells the scheduler this task may skip its downstream
 
-    def __init__(self, *, route: Callable[[Any], str], **kwargs: Any) -> None:
+    def __init__(self, *, route: Callable[[Any], str | list[str]], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.route = route
 
@@ -63,4 +64,25 @@ def routed_task(python_callable: Callable[..., Any] | None = None, **kwargs: Any
     to XCom as it is, and only the downstream task named by ``route(result)`` runs."""
     return task_decorator_factory(
         python_callable=python_callable, decorated_operator_class=RoutedPythonOperator, **kwargs
+    )
+
+
+class RoutedLinkedPythonOperator(LinksMixin, RoutedPythonOperator):
+    """The operator behind :func:`routed_linked_task`: links recorded from the result, then the branch."""
+
+    def __init__(self, *, links: tuple[str, ...] = (), link_repository: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._set_links(links, link_repository)
+
+    def execute(self, context: Any) -> Any:
+        result = self._linked(context, lambda: _PythonDecoratedOperator.execute(self, context))
+        context["ti"].xcom_push(key=BaseXCom.XCOM_RETURN_KEY, value=result)
+        self.do_branch(context, self.route(result))
+        return result
+
+
+def routed_linked_task(python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
+    """``@routed_task`` with extra links: ``@routed_linked_task(route=..., links=(...), link_repository=repo)``."""
+    return task_decorator_factory(
+        python_callable=python_callable, decorated_operator_class=RoutedLinkedPythonOperator, **kwargs
     )

@@ -122,6 +122,22 @@ def changed_paths(repo: Any, branch: str, prefix: str, against: str = MAIN) -> l
     return sorted(paths)
 
 
+def changed_since(
+    clt: Any, repository: str, base: str, head: str, prefix: str, suffixes: tuple[str, ...], limit: int | None = None
+) -> list[str]:
+    """Objects below ``prefix`` ending in one of ``suffixes`` that ``head`` added or changed since
+    ``base`` (two refs of one repository), at most ``limit`` of them."""
+    import lakefs
+
+    out: list[str] = []
+    for c in lakefs.Repository(repository, client=clt).ref(base).diff(head, prefix=prefix, type="two_dot"):
+        if c.type in ("added", "changed") and c.path.endswith(suffixes):
+            out.append(c.path)
+            if limit is not None and len(out) >= limit:
+                break
+    return out
+
+
 def source_etag(metadata: dict[str, str] | None) -> str | None:
     """The landing ETag an ingested object carries as user metadata (``source-etag``)."""
     for k, v in (metadata or {}).items():

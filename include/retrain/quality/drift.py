@@ -112,14 +112,7 @@ def no_drift(threshold: float, note: str, reference: str | None = None, current:
 def unseen_drift(ds: DatasetConfig, clt: Any, champion_commit: str, head: str, threshold: float) -> Drift:
     """Compare what main holds beyond the champion's training commit with that commit's data."""
     suffixes = SENSOR_SUFFIXES if ds.modality == "sensor" else IMAGE_SUFFIXES
-    import lakefs
-
-    repo = lakefs.Repository(ds.repository, client=clt)
-    unseen = [
-        c.path
-        for c in repo.ref(champion_commit).diff(head, prefix=DATA_PREFIX, type="two_dot")
-        if c.type in ("added", "changed") and c.path.endswith(suffixes)
-    ]
+    unseen = lakefs_io.changed_since(clt, ds.repository, champion_commit, head, DATA_PREFIX, suffixes)
     if not unseen:
         return no_drift(threshold, "nothing on main the champion has not seen", champion_commit, head)
     seen = [

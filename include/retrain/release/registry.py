@@ -270,6 +270,31 @@ def champion_commit(tracking_uri: str, model_name: str) -> tuple[str, str] | Non
     return (str(v.version), commit) if commit else None
 
 
+def champion_commit_quick(tracking_uri: str, model_name: str, timeout: float = 10.0) -> tuple[str, str] | None:
+    """:func:`champion_commit` in one REST call, without importing mlflow (2 s in a task process).
+
+    None on any doubt (no such model or alias, an error, MLflow basic auth answering 403 for a
+    model that does not exist): callers use it only to skip work they would otherwise do.
+    """
+    import os
+
+    import requests
+
+    user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    try:
+        resp = requests.get(
+            f"{tracking_uri.rstrip('/')}/api/2.0/mlflow/registered-models/alias",
+            params={"name": model_name, "alias": CHAMPION},
+            auth=(user, password or "") if user else None,
+            timeout=timeout,
+        )
+        version = resp.json().get("model_version") or {} if resp.status_code == 200 else {}
+    except (requests.RequestException, ValueError):
+        return None
+    commit = {t.get("key"): t.get("value") for t in version.get("tags") or []}.get("lakefs.commit")
+    return (str(version["version"]), str(commit)) if commit and version.get("version") else None
+
+
 def log_drift(tracking_uri: str, experiment: str, run_id: str, drift: Drift) -> str:
     """Record drift figures as an MLflow run (role=drift) of the dataset's experiment; one per Airflow run."""
     import mlflow
