@@ -64,9 +64,15 @@ def set_dag_run_note(dag_id: str, run_id: str, note: str, conn_id: str = AIRFLOW
         return False
 
 
+RAN = ("success", "failed")  # task states whose duration is this try's
+
+
 def task_durations(dag_id: str, run_id: str, conn_id: str = AIRFLOW_API_CONN) -> dict[str, float]:
-    """Seconds each finished task of the run took (its latest try), by task id; {} when the API
-    cannot be reached (the cost is then reported as unknown, the run goes on)."""
+    """Seconds each task that ran in the run's current try took, by task id; {} when the API
+    cannot be reached (the cost is then reported as unknown, the run goes on).
+
+    Only tasks that ran count (success or failed): after a Clear, a task the new try skips keeps
+    the start, end and duration of the try before, which would be counted again."""
     import requests
 
     try:
@@ -79,4 +85,5 @@ def task_durations(dag_id: str, run_id: str, conn_id: str = AIRFLOW_API_CONN) ->
     except Exception as exc:
         log.warning("could not read the task durations through connection %r: %s", conn_id, exc)
         return {}
-    return {t["task_id"]: round(float(t["duration"]), 1) for t in items if t.get("duration") is not None}
+    ran = [t for t in items if t.get("state") in RAN and t.get("duration") is not None]
+    return {t["task_id"]: round(float(t["duration"]), 1) for t in ran}
