@@ -298,7 +298,7 @@ def nothing_to_do(
     """
     if ingested["copied"] or ingested["rejected"] or ingested["refused_before"] or params.force_retrain:
         return None
-    from .lake.formats import IMAGE_SUFFIXES, SENSOR_SUFFIXES
+    from .lake.formats import data_suffixes
     from .quality.drift import no_drift
     from .release import registry
 
@@ -312,9 +312,8 @@ def nothing_to_do(
         return None  # no champion, or MLflow could not say: the full path finds out
     version, trained_on = champion
     head = str(repo.branch(lakefs_io.MAIN).head.get_commit().id)
-    suffixes = SENSOR_SUFFIXES if ds.modality == "sensor" else IMAGE_SUFFIXES
     unseen = trained_on != head and lakefs_io.changed_since(
-        clt, ds.repository, trained_on, head, lakefs_io.DATA_PREFIX, suffixes, limit=1
+        clt, ds.repository, trained_on, head, lakefs_io.DATA_PREFIX, data_suffixes(ds.modality), limit=1
     )
     if unseen:
         return None  # main holds data the champion has not seen: drift decides

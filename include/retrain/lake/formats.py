@@ -19,6 +19,11 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 IMAGE_FORMATS = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG"}  # config name -> Pillow's format name
 
 
+def data_suffixes(modality: str) -> tuple[str, ...]:
+    """The file endings of a modality's data files."""
+    return SENSOR_SUFFIXES if modality == "sensor" else IMAGE_SUFFIXES
+
+
 # Epoch numbers: the unit follows from the magnitude of the values (the median of |x|): exporters
 # write seconds, milliseconds, microseconds or nanoseconds since 1970-01-01 UTC.
 EPOCH_UNITS = ((1e11, "s"), (1e14, "ms"), (1e17, "us"))  # 1e11 s is the year 5138

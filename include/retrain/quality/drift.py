@@ -18,7 +18,7 @@ import numpy as np
 from ..config import DatasetConfig
 from ..handoffs import Drift, FeatureDrift
 from ..lake import lakefs_io
-from ..lake.formats import IMAGE_SUFFIXES, SENSOR_SUFFIXES, read_sensor_file
+from ..lake.formats import data_suffixes, read_sensor_file
 from ..lake.lakefs_io import DATA_PREFIX
 from . import image_measures
 from .image import reference_image
@@ -111,7 +111,7 @@ def no_drift(threshold: float, note: str, reference: str | None = None, current:
 
 def unseen_drift(ds: DatasetConfig, clt: Any, champion_commit: str, head: str, threshold: float) -> Drift:
     """Compare what main holds beyond the champion's training commit with that commit's data."""
-    suffixes = SENSOR_SUFFIXES if ds.modality == "sensor" else IMAGE_SUFFIXES
+    suffixes = data_suffixes(ds.modality)
     unseen = lakefs_io.changed_since(clt, ds.repository, champion_commit, head, DATA_PREFIX, suffixes)
     if not unseen:
         return no_drift(threshold, "nothing on main the champion has not seen", champion_commit, head)

@@ -107,17 +107,6 @@ class GXRun:
     """
 
     def __init__(self, suite_name: str, expectations: Callable[[], list[Any]]) -> None:
-        self._setup(suite_name, expectations)
-        self.suites = {suite_name: self.suite}
-
-    def add_suite(self, suite_name: str, expectations: Callable[[], list[Any]]) -> None:
-        """A second suite in the same context (its results land in the same Data Docs)."""
-        if suite_name not in self.suites:
-            self.suites[suite_name] = self.ctx.suites.add(
-                self.gx.ExpectationSuite(name=suite_name, expectations=expectations())
-            )
-
-    def _setup(self, suite_name: str, expectations: Callable[[], list[Any]]) -> None:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -134,7 +123,15 @@ class GXRun:
             },
         )
         self.suite = self.ctx.suites.add(gx.ExpectationSuite(name=suite_name, expectations=expectations()))
+        self.suites = {suite_name: self.suite}
         self.source = self.ctx.data_sources.add_pandas("landing")
+
+    def add_suite(self, suite_name: str, expectations: Callable[[], list[Any]]) -> None:
+        """A second suite in the same context (its results land in the same Data Docs)."""
+        if suite_name not in self.suites:
+            self.suites[suite_name] = self.ctx.suites.add(
+                self.gx.ExpectationSuite(name=suite_name, expectations=expectations())
+            )
 
     def validate(
         self, name: str, df: pd.DataFrame, suite: str | None = None, result_format: str = "SUMMARY"
