@@ -146,6 +146,52 @@ def best_checkpoint(results: Any, metric: str) -> tuple[Any, dict[str, Any], dic
     return max(kept, key=lambda k: float(k[1][metric]))
 
 
+def search(
+    trainable: Any,
+    space: dict[str, Any],
+    *,
+    num_samples: int,
+    seed: int,
+    select: str,
+    max_epochs: int,
+    name: str,
+    max_failures: int,
+    storage: str | None = None,
+    reuse_actors: bool = True,
+) -> Any:
+    """The job's Tune search: seeded sampling, ASHA on the selection metric, per-trial best checkpoint.
+
+    ``reuse_actors``: a finished trial's worker process runs the next trial, so only the first
+    trial on a worker pays a process start and ``import torch``. Safe because :func:`train_trial`
+    builds everything a trial owns from its config (seeded model, optimiser and batch order; a
+    checkpoint only when Ray restores that very trial): a trial's history is the same with and
+    without reuse (``tests/integration/test_trial_reuse.py``, on real images).
+    """
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search import BasicVariantGenerator
+
+    storage = storage or os.environ.get("RETRAIN_TUNE_STORAGE", str(Path.home() / "ray_results"))
+    return tune.Tuner(
+        trainable,
+        param_space=space,
+        tune_config=tune.TuneConfig(
+            num_samples=num_samples,
+            # seeded sampling: the same commit, seed and config give the same trials
+            search_alg=BasicVariantGenerator(random_state=seed),
+            scheduler=ASHAScheduler(metric=select, mode="max", max_t=max_epochs, grace_period=1, reduction_factor=2),
+            reuse_actors=reuse_actors,
+        ),
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=storage,
+            failure_config=tune.FailureConfig(max_failures=max_failures),
+            checkpoint_config=checkpoint_config(select),
+            verbose=1,
+        ),
+    )
+
+
 def tune_space(space: dict[str, Any]) -> dict[str, Any]:
     """The config's search space (``DatasetConfig.tune.space``) as Ray Tune samplers."""
     from ray import tune
@@ -215,8 +261,6 @@ def tune_and_log(
     import ray
     import torch
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
-    from ray.tune.search import BasicVariantGenerator
 
     from ..ml import models
 
@@ -295,25 +339,15 @@ def tune_and_log(
         trainable = tune.with_resources(
             tune.with_parameters(train_trial, arrays=arrays), trial_resources(ds.tune.cpus_per_trial, gpus_per_trial)
         )
-        storage = os.environ.get("RETRAIN_TUNE_STORAGE", str(Path.home() / "ray_results"))
-        tuner = tune.Tuner(
+        tuner = search(
             trainable,
-            param_space=space,
-            tune_config=tune.TuneConfig(
-                num_samples=num_samples,
-                # seeded sampling: the same commit, seed and config give the same trials
-                search_alg=BasicVariantGenerator(random_state=seed),
-                scheduler=ASHAScheduler(
-                    metric=select, mode="max", max_t=max_epochs, grace_period=1, reduction_factor=2
-                ),
-            ),
-            run_config=tune.RunConfig(
-                name=f"{ds.name}-{parent.info.run_id[:8]}",
-                storage_path=storage,
-                failure_config=tune.FailureConfig(max_failures=ds.tune.max_failures),
-                checkpoint_config=checkpoint_config(select),
-                verbose=1,
-            ),
+            space,
+            num_samples=num_samples,
+            seed=seed,
+            select=select,
+            max_epochs=max_epochs,
+            name=f"{ds.name}-{parent.info.run_id[:8]}",
+            max_failures=ds.tune.max_failures,
         )
         results = tuner.fit()
         close_trial_runs(mlflow.MlflowClient(), parent.info.experiment_id, parent.info.run_id, results)

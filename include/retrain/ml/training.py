@@ -131,7 +131,7 @@ def epochs(
             scaler.scale(loss).backward()
             scaler.step(opt)
             scaler.update()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         m = metrics.summary(val[1], models.predict(model, val[0], device=device), labels)
         yield {
             "train_loss": total / len(y),

@@ -1,0 +1,107 @@
+"""Tune trials reuse their worker processes, and a trial learns exactly what it learns in a new one.
+
+The job's own search (``train.search``) and trial (``train.train_trial``, logging to the stack's
+MLflow server) on real images: scikit-learn's handwritten digits (1797 8x8 scans, 10 classes)
+with the image augmentation policy of the shipped inspection dataset. The same seeded search runs
+twice on a throwaway local Ray in a child process (Ray's auth settings are global to a process: the
+session's cluster uses token auth): with actor reuse, as the job runs it, and without. The reusing
+search must run its trials in fewer processes than it has trials, and every trial must report the
+same validation scores epoch by epoch as in a process of its own: nothing of an earlier trial
+(model, optimiser, batch order, checkpoint, seed) leaks into the next.
+
+How many epochs a trial gets is not compared: ASHA cuts a trial by the trials that reached the same
+rung before it, so its decisions follow the order in which reports arrive, which reuse changes (a
+warm worker reports sooner). Seen here: the same trial stopped after 1 epoch in one search and after
+2 in the other, with identical scores on the epoch both ran.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TRIALS, EPOCHS = 4, 6
+AUGMENT = {"hflip": 1, "vflip": 1, "rotate_degrees": 10, "brightness": 0.1}  # cast_metal's policy
+
+
+def _arrays(experiment_id: str, parent_run_id: str) -> dict:
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from include.retrain.ml import features
+
+    digits = load_digits()
+    x = np.clip(digits.images[:, None] * 16, 0, 255).astype(np.float32)  # 0..16 ink -> 8-bit grey
+    y = digits.target.astype(np.int64)
+    order = np.random.default_rng(0).permutation(len(y))
+    train, val = order[:1200], order[1200:]
+    mean, std = features.channel_stats(x[train])
+    return {
+        "train_x": x[train], "train_y": y[train], "val_x": x[val], "val_y": y[val],
+        "mean": mean, "std": std, "labels": [str(d) for d in range(10)], "augment": AUGMENT,
+        "max_epochs": EPOCHS, "patience": 3, "select": "val_macro_f1", "loss_weights": None,
+        "cpus_per_trial": 1, "mixed_precision": False,
+        "experiment_id": experiment_id, "parent_run_id": parent_run_id,
+    }  # fmt: skip
+
+
+def _searches(storage: str) -> dict:
+    """Run in the child process: the search with and without reuse; per trial, pid and scores."""
+    import mlflow
+    import ray
+    from ray import tune
+
+    from include.retrain import config
+    from include.retrain.jobs import train
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    mlflow.set_experiment("test-trial-reuse")
+    out: dict = {}
+    for reuse in (True, False):
+        with mlflow.start_run(run_name=f"reuse={reuse}") as parent:
+            arrays = _arrays(parent.info.experiment_id, parent.info.run_id)
+            space = train.tune_space(config.DEFAULT_SEARCH_SPACE) | {"seed": 0}
+            kwargs = {"num_samples": TRIALS, "seed": 0, "select": "val_macro_f1", "max_epochs": EPOCHS}
+            tuner = train.search(
+                tune.with_resources(tune.with_parameters(train.train_trial, arrays=arrays), {"CPU": 1}),
+                space, **kwargs, name=f"reuse-{reuse}", max_failures=0, storage=storage,
+                **({} if reuse else {"reuse_actors": False}),
+            )  # fmt: skip
+            results = tuner.fit()
+            assert results.num_errors == 0, results.errors
+            out["reuse" if reuse else "fresh"] = {
+                "trials": {
+                    json.dumps(r.config, sort_keys=True): [round(v, 6) for v in r.metrics_dataframe["val_macro_f1"]]
+                    for r in results
+                },
+                "pids": sorted({int(p) for r in results for p in r.metrics_dataframe["pid"]}),
+            }
+    ray.shutdown()
+    return out
+
+
+def test_trials_reuse_their_worker_and_learn_the_same(stack, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env |= {"RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(ROOT)} | stack.mlflow_env()
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.integration.test_trial_reuse", str(tmp_path)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    reuse, fresh = out["reuse"], out["fresh"]
+    assert len(fresh["pids"]) == TRIALS, fresh["pids"]  # the baseline really started a process per trial
+    assert len(reuse["pids"]) < TRIALS, f"the job's search started a process per trial: {reuse['pids']}"
+    assert reuse["trials"].keys() == fresh["trials"].keys()  # the same seeded configurations
+    common = {k: min(len(v), len(fresh["trials"][k])) for k, v in reuse["trials"].items()}
+    assert max(common.values()) > 1  # ASHA let at least one trial train on in both searches
+    for k, n in common.items():
+        assert reuse["trials"][k][:n] == fresh["trials"][k][:n], k
+
+
+if __name__ == "__main__":
+    print(json.dumps(_searches(sys.argv[1])))
