@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from include.retrain import config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def in_local_ray_child(module: str, arg: str, env: dict[str, str] | None = None, timeout: float = 600) -> Any:
+    """Run ``python -m <module> <arg>`` in a child process that starts a throwaway local Ray (Ray's
+    auth settings are global to a process: the session's cluster uses token auth); the JSON on its
+    last stdout line."""
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    child_env |= {"RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(ROOT)} | (env or {})
+    proc = subprocess.run(
+        [sys.executable, "-m", module, arg], cwd=ROOT, env=child_env, capture_output=True, text=True, timeout=timeout
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")

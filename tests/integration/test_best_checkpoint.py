@@ -9,16 +9,14 @@ and ends worse, the other climbs but never reaches that peak.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from include.retrain.jobs import train
+from tests.integration.conftest import in_local_ray_child
 
 SCORES = {"peaks_early": [0.50, 0.90, 0.60], "climbs": [0.70, 0.80, 0.85]}
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _scripted(cfg: dict) -> None:
@@ -51,14 +49,7 @@ def _search(storage: str) -> dict:
 
 
 def test_the_best_epoch_across_trials_is_the_checkpoint_chosen(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    env |= {"RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "tests.integration.test_best_checkpoint", str(tmp_path)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = in_local_ray_child("tests.integration.test_best_checkpoint", str(tmp_path), timeout=300)
     assert out["chosen"] == {"trial": "peaks_early", "epoch": 2}, out
     assert out["metrics"] == {"val_macro_f1": 0.90, "epoch": 2} and out["trial"] == "peaks_early"
 

@@ -18,12 +18,10 @@ warm worker reports sooner). Seen here: the same trial stopped after 1 epoch in 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.integration.conftest import in_local_ray_child
+
 TRIALS, EPOCHS = 4, 6
 AUGMENT = {"hflip": 1, "vflip": 1, "rotate_degrees": 10, "brightness": 0.1}  # cast_metal's policy
 
@@ -85,14 +83,7 @@ def _searches(storage: str) -> dict:
 
 
 def test_trials_reuse_their_worker_and_learn_the_same(stack, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    env |= {"RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(ROOT)} | stack.mlflow_env()
-    proc = subprocess.run(
-        [sys.executable, "-m", "tests.integration.test_trial_reuse", str(tmp_path)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = in_local_ray_child("tests.integration.test_trial_reuse", str(tmp_path), env=stack.mlflow_env())
     reuse, fresh = out["reuse"], out["fresh"]
     assert len(fresh["pids"]) == TRIALS, fresh["pids"]  # the baseline really started a process per trial
     assert len(reuse["pids"]) < TRIALS, f"the job's search started a process per trial: {reuse['pids']}"
