@@ -99,9 +99,10 @@ def validate(ds: DatasetConfig, endpoint: LakeFSEndpoint, ingested: Ingested, li
     if ingested["listed"] and not lakefs_io.branch_exists(repo, ingested["branch"]):
         return _published_report(clt, repo, ds, ingested, lineage.run_id)
     branch = repo.branch(ingested["branch"])
-    paths = lakefs_io.changed_paths(repo, branch.id, lakefs_io.DATA_PREFIX)
+    sizes = lakefs_io.changed_objects(repo, branch.id, lakefs_io.DATA_PREFIX)
+    paths = list(sizes)
     # streamed: each file is read, checked and dropped (bounded memory however large the batch)
-    stream = lakefs_io.stream_objects(clt, ds.repository, branch.id, paths)
+    stream = lakefs_io.stream_objects(clt, ds.repository, branch.id, paths, sizes=sizes)
     files = ((p.removeprefix(lakefs_io.DATA_PREFIX), body) for p, body in stream)
 
     def reread(path: str) -> bytes:

@@ -1,6 +1,8 @@
 """Great Expectations on real generated files: every planted defect gets its reason."""
 
 import io
+import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -148,3 +150,32 @@ def test_real_recordings_pass_or_fail_the_statistics_suite_as_they_do_row_by_row
     report = sensor.validate_sensor_files(ds, files)
     assert {f.path for f in report.bad} == {first, second}
     assert any("out of range: 'acc_x'" in r for r in {f.path: f for f in report.files}[first].reasons)
+
+
+def test_large_files_are_parsed_a_few_at_a_time(monkeypatch):
+    """The parse stage holds at most PARSE_AHEAD_BYTES of files (not PARSE_AHEAD files): with a
+    budget of 1.5 files, real recordings (BasicMotions, 6 watches) are parsed one at a time."""
+    from devstack.real_data import basic_motions_fleet, device_csvs
+
+    ds = config.get("motions_fleet")
+    files = device_csvs(basic_motions_fleet(6))
+    budget = int(1.5 * min(len(b) for b in files.values()))
+    monkeypatch.setattr(sensor, "PARSE_AHEAD_BYTES", budget, raising=False)
+    lock, state = threading.Lock(), {"now": 0, "most": 0}
+    examine = sensor._examine
+
+    def counted(path, body, ds_):
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        try:
+            time.sleep(0.05)  # long enough for the other threads to start theirs
+            return examine(path, body, ds_)
+        finally:
+            with lock:
+                state["now"] -= 1
+
+    monkeypatch.setattr(sensor, "_examine", counted)
+    report = sensor.validate_sensor_files(ds, files)
+    assert report.passed and len(report.files) == 6
+    assert state["most"] == 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -105,21 +105,26 @@ def merge_branch(
     return str(target.head.get_commit().id)
 
 
-def changed_paths(repo: Any, branch: str, prefix: str, against: str = MAIN) -> list[str]:
+def changed_objects(repo: Any, branch: str, prefix: str, against: str = MAIN) -> dict[str, int]:
     """Objects below ``prefix`` that ``branch`` added or changed since it left ``against``, committed
-    or not: what committing and merging it would bring in."""
+    or not, with their sizes in bytes (0 where lakeFS gives none): what merging it would bring in."""
     source = repo.branch(branch)
-    paths = {
-        c.path
+    sizes = {
+        c.path: int(c.size_bytes or 0)
         for c in repo.branch(against).diff(source, prefix=prefix, type="three_dot")
         if c.type in ("added", "changed")
     }
     for c in source.uncommitted(prefix=prefix):
         if c.type == "removed":
-            paths.discard(c.path)
+            sizes.pop(c.path, None)
         else:
-            paths.add(c.path)
-    return sorted(paths)
+            sizes[c.path] = int(c.size_bytes or 0)
+    return dict(sorted(sizes.items()))
+
+
+def changed_paths(repo: Any, branch: str, prefix: str, against: str = MAIN) -> list[str]:
+    """The paths of :func:`changed_objects`, sorted."""
+    return list(changed_objects(repo, branch, prefix, against))
 
 
 def changed_since(
@@ -170,16 +175,34 @@ def read_bytes(clt: Any, repository: str, ref: str, path: str) -> bytes:
     return data if isinstance(data, bytes) else data.encode()
 
 
+# Bytes that reading ahead may hold: the objects being read or waiting to be taken
+READ_AHEAD_BYTES = 256 * 2**20
+
+
 def stream_objects(
-    clt: Any, repository: str, ref: str, paths: Iterable[str], workers: int = 8, prefetch: int = 32
+    clt: Any,
+    repository: str,
+    ref: str,
+    paths: Iterable[str],
+    workers: int = 8,
+    prefetch: int = 32,
+    sizes: Mapping[str, int] | None = None,
 ) -> Iterator[tuple[str, bytes]]:
     """(path, bytes) of each object, in the order of ``paths``, read by ``workers`` threads.
 
     At most ``prefetch`` objects are in flight or waiting, so memory stays bounded by the largest
-    objects, not by the number of objects (validation streams a run's files through this).
+    objects, not by the number of objects (validation streams a run's files through this). With
+    ``sizes`` (path -> bytes, e.g. from :func:`changed_objects`), they also weigh at most
+    ``READ_AHEAD_BYTES`` together: a batch of large files is read a few at a time.
     """
     yield from map_in_order(
-        lambda path: read_bytes(clt, repository, ref, path), paths, workers, prefetch, "lakefs-read"
+        lambda path: read_bytes(clt, repository, ref, path),
+        paths,
+        workers,
+        prefetch,
+        "lakefs-read",
+        size=(lambda path: sizes.get(path, 0)) if sizes is not None else None,
+        max_bytes=READ_AHEAD_BYTES if sizes is not None else None,
     )
 
 

@@ -133,9 +133,11 @@ def flat_channel_notes(df: pd.DataFrame, ds: DatasetConfig) -> list[str]:
 
 
 # Threads that parse files and compute their statistics (pyarrow and NumPy release the GIL), and
-# how many files may wait parsed ahead of the one being recorded (bounds memory).
+# how many files, and how many of their bytes, may be parsing or wait parsed ahead of the one being
+# recorded (bounds memory: large files are parsed a few at a time).
 PARSE_THREADS = max(2, min(8, os.cpu_count() or 2))
 PARSE_AHEAD = 4 * PARSE_THREADS
+PARSE_AHEAD_BYTES = 256 * 2**20
 
 
 def file_statistics(df: pd.DataFrame, spec: SensorSpec) -> dict[str, Any]:
@@ -226,7 +228,13 @@ def _examine(path: str, body: bytes, ds: DatasetConfig) -> _Examined:
 def _examined(ds: DatasetConfig, files: Files) -> Iterator[tuple[bytes, _Examined]]:
     """Every file examined, in the order of ``files``, by ``PARSE_THREADS`` threads."""
     examined = map_in_order(
-        lambda pb: _examine(pb[0], pb[1], ds), file_stream(files), PARSE_THREADS, PARSE_AHEAD, "parse"
+        lambda pb: _examine(pb[0], pb[1], ds),
+        file_stream(files),
+        PARSE_THREADS,
+        PARSE_AHEAD,
+        "parse",
+        size=lambda pb: len(pb[1]),
+        max_bytes=PARSE_AHEAD_BYTES,
     )
     for (_, body), ex in examined:
         yield body, ex
