@@ -73,9 +73,13 @@ def task_links(
 
     ``result`` is the task's return value (None when it failed): ``commit`` for lakeFS, a Ray
     job's ``result.run_id`` / ``experiment_id`` for MLflow, ``name`` and ``version`` for a model.
-    A failed validation keeps its branch, so its report is linked there; otherwise on main.
+    A failed validation keeps its branch, so its report is linked there; otherwise on main. A night
+    with nothing to do (``result["nothing_to_do"]``, from ingest) deleted its run branch: the branch
+    link shows main, and there is no diff to link.
     """
     r: dict[str, Any] = result or {}
+    if r.get("nothing_to_do"):
+        branch = MAIN
     job: dict[str, Any] = r["result"] if isinstance(r.get("result"), dict) else {}
     run = job if job.get("run_id") else r
     out: dict[str, str] = {}
@@ -83,7 +87,7 @@ def task_links(
         url = None
         if name == LAKEFS_BRANCH:
             url = lakefs_branch(lakefs_url, repository, branch)
-        elif name == LAKEFS_DIFF:
+        elif name == LAKEFS_DIFF and branch != MAIN:
             url = lakefs_diff(lakefs_url, repository, branch)
         elif name == LAKEFS_COMMIT and (r.get("commit") or job.get("commit")):
             url = lakefs_commit(lakefs_url, repository, str(r.get("commit") or job.get("commit")))

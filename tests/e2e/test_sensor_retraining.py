@@ -246,6 +246,11 @@ def test_rerun_of_a_date_makes_no_commit_and_no_version(stack, nights_run, repo,
     # its cost is what ran in this try, not the durations the skipped tasks keep from the cleared one
     assert set(summary["cost"]["stages"]) == {"ingest"}, summary["cost"]
     assert lakefs_io.run_branch_name(DS.dag_id, run["dag_run_id"]) not in [b.id for b in repo.branches()]
+    # ingest's link opens main, not the deleted run branch, and there is no diff to link (no URL)
+    assert stack.airflow_api().links(DS.dag_id, run["dag_run_id"], "ingest") == {
+        L.LAKEFS_BRANCH: L.lakefs_branch(stack.config.url("lakefs"), DS.repository, "main"),
+        L.LAKEFS_DIFF: None,
+    }
 
 
 def test_worse_candidate_is_challenger_but_not_champion(stack, nights_run, repo, mlflow_client, alert_webhook):

@@ -69,6 +69,11 @@ def test_task_links_build_each_ui_url_and_leave_out_unknown_targets():
         L.LAKEFS_BRANCH: "http://lake:8000/repositories/pump-fleet/objects?ref=ingest-retrain_x-manual__2026",
         L.LAKEFS_DIFF: "http://lake:8000/repositories/pump-fleet/compare?ref=main&compare=ingest-retrain_x-manual__2026",
     }
+    # a night with nothing to do deleted its run branch: the branch link shows main, no diff link
+    shortcut = {"branch": common["branch"], "nothing_to_do": {"published": {"commit": "c0ffee"}}}
+    assert L.task_links((L.LAKEFS_BRANCH, L.LAKEFS_DIFF), result=shortcut, failed=False, **common) == {
+        L.LAKEFS_BRANCH: "http://lake:8000/repositories/pump-fleet/objects?ref=main",
+    }
     report = "path=_reports%2Fretrain_x-manual__2026%2Fvalidation.json"
     assert L.task_links((L.VALIDATION_REPORT,), result=None, failed=True, **common)[L.VALIDATION_REPORT] == (
         f"http://lake:8000/repositories/pump-fleet/object?ref=ingest-retrain_x-manual__2026&{report}"
