@@ -165,9 +165,9 @@ def search(
     so only the first trial on a worker paid a process start and ``import torch``. :func:`train_trial`
     is safe to reuse: a trial's history is the same with and without reuse
     (``tests/integration/test_trial_reuse.py``, on real images). The search is not: ASHA cuts a
-    trial by the trials that reached its rung *before* it, and reuse changes which trial reports
-    first. In the e2e suite's 2-trial image searches the better trial then reported second and was
-    cut after one epoch, and no candidate reached the floor (docs/design-notes.md).
+    trial by the trials that reached its rung *before* it. With reuse on, the e2e suite's 2-trial
+    image searches mostly had the better trial report second, cut after one epoch, and no candidate
+    reached the floor (docs/design-notes.md).
     """
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
