@@ -14,7 +14,8 @@ Write-audit-publish on lakeFS, then a Ray Tune search, a holdout gate and the ML
 4. **check_drift** -- KS and PSI of the data on main the champion has not seen against its training data.
    **decide_training** -- train when new data was merged, drift was detected, no champion exists, or
    `force_retrain`; skip when nothing of that holds, or with `ingest_only`.
-5. **train** -- a Ray job (Jobs API, deferrable): Ray Tune with ASHA; every trial an MLflow child run.
+5. **train** -- a Ray job (Jobs API, deferrable): Ray Tune, each trial early-stopped on its own
+   scores; every trial an MLflow child run.
 6. **evaluate** -- a Ray job scoring the candidate and the current champion on the same pinned holdout.
 7. **gate** -- confidence intervals from a bootstrap of whole held-out units: **promote** when the
    candidate clears the floor and is within `max_regression` of the champion (and of the pinned

@@ -167,7 +167,7 @@ class Split(_Strict):
 class Tune(_Strict):
     num_samples: int = Field(default=4, ge=1, le=1000)
     # an upper bound: a trial stops earlier when its validation metric has not improved for
-    # ``patience`` epochs (0: never), and ASHA stops the weaker trials early
+    # ``patience`` epochs (0: never); only its own scores stop a trial (jobs/train.search)
     max_epochs: int = Field(default=30, ge=1, le=1000)
     patience: int = Field(default=5, ge=0)
     # "balanced": the loss weighs each class by n_samples / (n_classes * n_class) of the training split

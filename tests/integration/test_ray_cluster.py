@@ -100,7 +100,7 @@ def test_a_worker_node_lost_mid_search_then_tune_finishes_on_the_other(stack, en
         assert submission.job_status(client, sub) not in submission.TERMINAL, "the search ended before the kill"
         checkpoints = list((stack.state / "tune").glob(f"{ds.name}-*/*/checkpoint_*"))
         if len({p.parent for p in checkpoints}) >= 2 and max(int(p.name.split("_")[1]) for p in checkpoints) >= 2:
-            victim = _node_of_a_running_trial(stack)  # ASHA may have stopped one trial already
+            victim = _node_of_a_running_trial(stack)  # a trial may have stopped early already (patience)
         time.sleep(0.2)
     before = set(_nodes(stack))
     os.killpg(stack.pid(victim), signal.SIGKILL)

@@ -4,16 +4,15 @@ The job's own search (``train.search``) and trial (``train.train_trial``, loggin
 MLflow server) on real images: scikit-learn's handwritten digits (1797 8x8 scans, 10 classes)
 with the image augmentation policy of the shipped inspection dataset. The same seeded search runs
 twice on a throwaway local Ray in a child process (Ray's auth settings are global to a process: the
-session's cluster uses token auth): with actor reuse and without (the job's setting). The reusing
+session's cluster uses token auth): with actor reuse (the job's setting) and without. The reusing
 search must run its trials in fewer processes than it has trials, and every trial must report the
-same validation scores epoch by epoch as in a process of its own: nothing of an earlier trial
-(model, optimiser, batch order, checkpoint, seed) leaks into the next. This is what would make
-reuse safe for the trial code; the job keeps it off because of ASHA (below, and ``train.search``).
+same validation scores epoch by epoch, and stop after the same epoch, as in a process of its own:
+nothing of an earlier trial (model, optimiser, batch order, checkpoint, seed) leaks into the next.
 
-How many epochs a trial gets is not compared: ASHA cuts a trial by the trials that reached the same
-rung before it, so its decisions follow the order in which reports arrive, which reuse changes (a
-warm worker reports sooner). Seen here: the same trial stopped after 1 epoch in one search and after
-2 in the other, with identical scores on the epoch both ran.
+Until 2026-12-02 the search had ASHA, whose cuts follow the order in which reports arrive, which
+reuse changes (a warm worker reports sooner): the same trial stopped after 1 epoch in one search
+and after 2 in the other, so only the epochs both ran could be compared. The search now has no
+cross-trial scheduler (``tests/integration/test_search_order.py``) and whole histories are equal.
 """
 
 from __future__ import annotations
@@ -64,7 +63,7 @@ def _searches(storage: str) -> dict:
         with mlflow.start_run(run_name=f"reuse={reuse}") as parent:
             arrays = _arrays(parent.info.experiment_id, parent.info.run_id)
             space = train.tune_space(config.DEFAULT_SEARCH_SPACE) | {"seed": 0}
-            kwargs = {"num_samples": TRIALS, "seed": 0, "select": "val_macro_f1", "max_epochs": EPOCHS}
+            kwargs = {"num_samples": TRIALS, "seed": 0, "select": "val_macro_f1"}
             tuner = train.search(
                 tune.with_resources(tune.with_parameters(train.train_trial, arrays=arrays), {"CPU": 1}),
                 space, **kwargs, name=f"reuse-{reuse}", max_failures=0, storage=storage,
@@ -89,10 +88,9 @@ def test_trials_reuse_their_worker_and_learn_the_same(stack, tmp_path):
     assert len(fresh["pids"]) == TRIALS, fresh["pids"]  # the baseline really started a process per trial
     assert len(reuse["pids"]) < TRIALS, f"the reusing search started a process per trial: {reuse['pids']}"
     assert reuse["trials"].keys() == fresh["trials"].keys()  # the same seeded configurations
-    common = {k: min(len(v), len(fresh["trials"][k])) for k, v in reuse["trials"].items()}
-    assert max(common.values()) > 1  # ASHA let at least one trial train on in both searches
-    for k, n in common.items():
-        assert reuse["trials"][k][:n] == fresh["trials"][k][:n], k
+    assert max(len(v) for v in fresh["trials"].values()) > 1, fresh["trials"]
+    for k, scores in fresh["trials"].items():
+        assert reuse["trials"][k] == scores, k
 
 
 if __name__ == "__main__":

@@ -153,24 +153,25 @@ def search(
     num_samples: int,
     seed: int,
     select: str,
-    max_epochs: int,
     name: str,
     max_failures: int,
     storage: str | None = None,
-    reuse_actors: bool = False,
+    reuse_actors: bool = True,
 ) -> Any:
-    """The job's Tune search: seeded sampling, ASHA on the selection metric, per-trial best checkpoint.
+    """The job's Tune search: seeded sampling, every trial trained until its own early stop,
+    per-trial best checkpoint.
 
-    ``reuse_actors`` (off in the job): a finished trial's worker process would run the next trial,
-    so only the first trial on a worker paid a process start and ``import torch``. :func:`train_trial`
-    is safe to reuse: a trial's history is the same with and without reuse
-    (``tests/integration/test_trial_reuse.py``, on real images). The search is not: ASHA cuts a
-    trial by the trials that reached its rung *before* it. With reuse on, the e2e suite's 2-trial
-    image searches mostly had the better trial report second, cut after one epoch, and no candidate
-    reached the floor (docs/design-notes.md).
+    No cross-trial scheduler: a trial stops after its ``max_epochs``, or after ``patience`` epochs
+    without a better validation score (:func:`train_trial`), whatever the other trials do. ASHA did
+    cut trials by the trials that reached the same rung *before* them, so a slow starter reporting
+    second was cut after one epoch and the candidate followed timing, not data
+    (``tests/integration/test_search_order.py``; docs/design-notes.md).
+
+    ``reuse_actors``: a finished trial's worker process runs the next trial, so only a worker's
+    first trial pays a process start and ``import torch``. :func:`train_trial` is safe to reuse:
+    a trial reports the same scores with and without reuse (``tests/integration/test_trial_reuse.py``).
     """
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search import BasicVariantGenerator
 
     storage = storage or os.environ.get("RETRAIN_TUNE_STORAGE", str(Path.home() / "ray_results"))
@@ -181,7 +182,6 @@ def search(
             num_samples=num_samples,
             # seeded sampling: the same commit, seed and config give the same trials
             search_alg=BasicVariantGenerator(random_state=seed),
-            scheduler=ASHAScheduler(metric=select, mode="max", max_t=max_epochs, grace_period=1, reduction_factor=2),
             reuse_actors=reuse_actors,
         ),
         run_config=tune.RunConfig(
@@ -209,8 +209,8 @@ def tune_space(space: dict[str, Any]) -> dict[str, Any]:
 
 
 def close_trial_runs(client: Any, experiment_id: str, parent_run_id: str, results: Any) -> None:
-    """End the MLflow run of every trial: a trial stopped by the scheduler (ASHA, or at max_t)
-    never returns from its last ``tune.report``, so its own ``set_terminated`` does not run."""
+    """End the MLflow run of every trial: a trial that Tune stops in its last ``tune.report``, or
+    that ends in an error, never reaches its own ``set_terminated``."""
     # a trial's folder is named after its id; an errored trial may never have reported metrics
     errored = [Path(r.path).name for r in results if r.error]
     for run in client.search_runs(
@@ -347,7 +347,6 @@ def tune_and_log(
             num_samples=num_samples,
             seed=seed,
             select=select,
-            max_epochs=max_epochs,
             name=f"{ds.name}-{parent.info.run_id[:8]}",
             max_failures=ds.tune.max_failures,
         )
