@@ -170,6 +170,9 @@ class Tune(_Strict):
     # ``patience`` epochs (0: never); only its own scores stop a trial (jobs/train.search)
     max_epochs: int = Field(default=30, ge=1, le=1000)
     patience: int = Field(default=5, ge=0)
+    # what one search trains on at most, in MB of float32 samples: above it a seeded, class-stratified
+    # sample of the training split (ml/training.within_budget); recorded in the candidate's params
+    train_budget_mb: float = Field(default=512.0, gt=0)
     # "balanced": the loss weighs each class by n_samples / (n_classes * n_class) of the training split
     class_weights: Literal["balanced", "none"] = "balanced"
     cpus_per_trial: float = Field(default=1.0, gt=0)

@@ -269,12 +269,22 @@ def tune_and_log(
     t0 = time.monotonic()
     # raises SplitUnfit (no retry) before any training when a class misses a split
     splits = dataset.load_splits(ds, commit, lakefs_io.client_from_env(), record=True)
-    train, val = splits["train"], splits["val"]
+    val = splits["val"]
+    available, budget = splits["train"], ds.tune.train_budget_mb
+    sample_bytes = int(available.x[0].nbytes) if len(available) else 0
+    train = available.subset(training.within_budget(available.y, sample_bytes, budget, seed))
+    if len(train) < len(available):
+        print(
+            f"training split {len(available)} samples ({len(available) * sample_bytes / 2**20:.0f} MB) is over "
+            f"tune.train_budget_mb {ds.tune.train_budget_mb:g}: a class-stratified sample of {len(train)} "
+            f"(seed {seed}) is trained on",
+            flush=True,
+        )
     # testing knob: systematic mislabelling makes a deliberately worse candidate; the holdout stays clean
     train_y = training.noisy_labels(train.y, train_label_noise, len(ds.labels), seed)
     mean, std = features.channel_stats(train.x)
     loss_weights = training.class_weights(train_y, len(ds.labels), ds.tune.class_weights)
-    counts = features.class_counts(splits.parts, ds.labels)
+    counts = features.class_counts({**splits.parts, "train": train}, ds.labels)  # what is trained on
     print(
         f"data {ds.repository}@{commit[:12]}: "
         + ", ".join(f"{k}={len(v)}" for k, v in splits.items())
@@ -308,6 +318,8 @@ def tune_and_log(
                 "max_epochs": max_epochs,
                 "gpus_per_trial": gpus_per_trial,
                 "train_samples": len(train),
+                "train_samples_available": len(available),
+                "train_budget_mb": ds.tune.train_budget_mb,
                 "val_samples": len(val),
                 "train_label_noise": train_label_noise,
                 "patience": ds.tune.patience,

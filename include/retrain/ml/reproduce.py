@@ -65,6 +65,8 @@ def params_from_registry(client: Any, model: str, version: str) -> dict[str, Any
             "epochs": int(p["best_epoch"]),
             "label_noise": float(p.get("train_label_noise", 0.0)),
             "class_weights": p.get("class_weights", "none"),
+            # models trained before the budget existed saw their whole training split
+            "budget_mb": float(p["train_budget_mb"]) if "train_budget_mb" in p else None,
             "hp": hp,
         },
         "registered": {k: float(m[k]) for k in ("holdout_accuracy", "holdout_macro_f1") if k in m},
@@ -110,13 +112,17 @@ def train() -> None:
     ds = config_mod.get(params["dataset"])
     torch.set_num_threads(1)
     hp = {**t["hp"], "seed": t["seed"]}
-    train_y = training.noisy_labels(arrays["train_y"], float(t["label_noise"]), len(labels), int(t["seed"]))
-    mean, std = features.channel_stats(arrays["train_x"])
-    model, opt = training.new_model(hp, arrays["train_x"], len(labels), mean, std)
+    train_x, train_y = arrays["train_x"], arrays["train_y"]
+    if t.get("budget_mb") is not None and len(train_y):
+        keep = training.within_budget(train_y, int(train_x[0].nbytes), float(t["budget_mb"]), int(t["seed"]))
+        train_x, train_y = train_x[keep], train_y[keep]
+    train_y = training.noisy_labels(train_y, float(t["label_noise"]), len(labels), int(t["seed"]))
+    mean, std = features.channel_stats(train_x)
+    model, opt = training.new_model(hp, train_x, len(labels), mean, std)
     for report in training.epochs(
         model,
         opt,
-        (arrays["train_x"], train_y),
+        (train_x, train_y),
         (arrays["val_x"], arrays["val_y"]),
         labels,
         hp,

@@ -48,6 +48,27 @@ def noisy_labels(y: np.ndarray, fraction: float, n_labels: int, seed: int) -> np
     return out
 
 
+def within_budget(y: np.ndarray, sample_bytes: int, budget_mb: float, seed: int) -> np.ndarray:
+    """Indices (in their order) of the training samples a search sees under ``tune.train_budget_mb``.
+
+    Everything when it fits; otherwise a seeded sample of each class in proportion to its share
+    (largest remainders fill the budget, a class present keeps at least one sample), so the class
+    weights and the balance of the data stay what they were. The same labels, sample size, budget
+    and seed give the same indices: a reproduction reads the same samples.
+    """
+    n_max = int(budget_mb * 2**20 // max(sample_bytes, 1))
+    if len(y) <= n_max:
+        return np.arange(len(y))
+    classes, counts = np.unique(y, return_counts=True)
+    share = counts * n_max / len(y)
+    quota = np.maximum(np.floor(share).astype(int), 1)
+    for i in np.argsort(-(share - np.floor(share)), kind="stable")[: max(n_max - int(quota.sum()), 0)]:
+        quota[i] += 1
+    rng = np.random.default_rng(seed)
+    keep = [rng.permutation(np.flatnonzero(y == c))[:q] for c, q in zip(classes, quota, strict=True)]
+    return np.sort(np.concatenate(keep))
+
+
 class Plateau:
     """Early stopping: :meth:`update` says True once the metric has not improved for ``patience``
     epochs in a row (never with ``patience`` 0)."""
