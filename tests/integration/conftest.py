@@ -29,6 +29,23 @@ def in_local_ray_child(module: str, arg: str, env: dict[str, str] | None = None,
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def report_scripted(name: str, scores: list[float], hold_back_s: float = 0.0) -> None:
+    """Inside a Tune trial: report ``scores`` one epoch at a time, each with a checkpoint holding
+    ``epoch.json`` ({"trial": name, "epoch": n}), as ``train.train_trial`` reports; the first
+    report ``hold_back_s`` late."""
+    import tempfile
+    import time
+
+    from ray import tune
+
+    for epoch, score in enumerate(scores, start=1):
+        if epoch == 1:
+            time.sleep(hold_back_s)
+        with tempfile.TemporaryDirectory() as d:
+            (Path(d) / "epoch.json").write_text(json.dumps({"trial": name, "epoch": epoch}))
+            tune.report({"val_macro_f1": score, "epoch": epoch}, checkpoint=tune.Checkpoint.from_directory(d))
+
+
 @pytest.fixture(scope="module")
 def endpoint(stack):
     return stack.lakefs_endpoint()

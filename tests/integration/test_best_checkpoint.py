@@ -10,22 +10,16 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 from include.retrain.jobs import train
-from tests.integration.conftest import in_local_ray_child
+from tests.integration.conftest import in_local_ray_child, report_scripted
 
 SCORES = {"peaks_early": [0.50, 0.90, 0.60], "climbs": [0.70, 0.80, 0.85]}
 
 
 def _scripted(cfg: dict) -> None:
-    from ray import tune
-
-    for epoch, score in enumerate(SCORES[cfg["trial"]], start=1):
-        with tempfile.TemporaryDirectory() as d:
-            (Path(d) / "epoch.json").write_text(json.dumps({"trial": cfg["trial"], "epoch": epoch}))
-            tune.report({"val_macro_f1": score, "epoch": epoch}, checkpoint=tune.Checkpoint.from_directory(d))
+    report_scripted(cfg["trial"], SCORES[cfg["trial"]])
 
 
 def _search(storage: str) -> dict:

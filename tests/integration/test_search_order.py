@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import sys
 
-from tests.integration.conftest import in_local_ray_child
+from tests.integration.conftest import in_local_ray_child, report_scripted
 
 # validation score after each epoch
 SCORES = {"slow_starter": [0.3, 0.9, 1.0, 1.0], "fast_starter": [0.6, 0.7, 0.7, 0.7]}
@@ -28,20 +28,9 @@ HOLD_BACK_S = 3.0
 
 
 def _scripted_trial(config: dict, late: str) -> None:
-    """A trial that reports its scripted scores, each with a checkpoint, as ``train_trial`` does;
-    the trial named ``late`` holds back its first report."""
-    import tempfile
-    import time
-    from pathlib import Path
-
-    from ray import tune
-
-    for epoch, score in enumerate(SCORES[config["name"]], start=1):
-        if epoch == 1 and config["name"] == late:
-            time.sleep(HOLD_BACK_S)
-        with tempfile.TemporaryDirectory() as d:
-            (Path(d) / "epoch").write_text(str(epoch))
-            tune.report({"val_macro_f1": score, "epoch": epoch}, checkpoint=tune.Checkpoint.from_directory(d))
+    """The trial named ``late`` holds back its first report."""
+    name = config["name"]
+    report_scripted(name, SCORES[name], HOLD_BACK_S if name == late else 0.0)
 
 
 def _searches(storage: str) -> dict:

@@ -276,7 +276,7 @@ def tune_and_log(
     if len(train) < len(available):
         print(
             f"training split {len(available)} samples ({len(available) * sample_bytes / 2**20:.0f} MB) is over "
-            f"tune.train_budget_mb {ds.tune.train_budget_mb:g}: a class-stratified sample of {len(train)} "
+            f"tune.train_budget_mb {budget:g}: a class-stratified sample of {len(train)} "
             f"(seed {seed}) is trained on",
             flush=True,
         )
