@@ -126,3 +126,56 @@ def test_split_unit_time_without_a_block_length_decides_only_the_block():
     assert splits.configured_plan(timed) is None
     plan = splits.decide_sensor_plan(timed, table, "c0")
     assert plan.unit == "time" and plan.block_seconds
+
+
+def _files(table: pd.DataFrame, pieces: int) -> list[pd.DataFrame]:
+    """The table as a logger's export: per device, cut into ``pieces`` files, in shuffled order."""
+    files = [
+        rows.iloc[cut] for _, rows in table.groupby("asset_id") for cut in np.array_split(np.arange(len(rows)), pieces)
+    ]
+    order = np.random.default_rng(0).permutation(len(files))
+    return [files[i].reset_index(drop=True) for i in order]
+
+
+@pytest.mark.parametrize("devices", [4, 6, 80])
+def test_the_holdout_read_file_by_file_is_the_holdout_of_the_whole_table(devices):
+    ds, table = _motions(devices)
+    plan = splits.decide_sensor_plan(ds, table, "c0")
+    assert plan.unit == ("asset" if devices == 80 else "time")
+    block = plan.block_seconds if plan.unit == "time" else None
+    whole = _split(ds, table, plan)["holdout"]
+    streamed = features.streamed_windows(_files(table, 5), ds.sensor, block, {"holdout"})
+    assert len(whole) > 0
+    np.testing.assert_array_equal(streamed.x, whole.x)
+    np.testing.assert_array_equal(streamed.y, whole.y)
+    assert list(streamed.keys) == list(whole.keys)
+
+
+def test_a_machine_s_median_interval_counts_all_its_rows_when_the_holdout_is_read_alone():
+    """A logger that samples at 1 Hz in the held-out blocks and at 10 Hz elsewhere: by the whole
+    machine's median interval (0.1 s) the 1 Hz rows are gaps, so the holdout has no window; the
+    held-out rows alone (median 1 s) would make windows the whole table does not have."""
+    spec = config.SensorSpec(channels=["a"], labels=["normal", "fault"], window=4, stride=4, max_gap=3.0)
+    frames = []
+    for block in range(40):
+        start = block * 60
+        held_out = splits.split_of(f"m1|{start * 10**9}") == "holdout"
+        step = 1.0 if held_out else 0.1
+        ts = start + np.arange(0, 60, step)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "asset_id": "m1",
+                    "timestamp": pd.to_datetime(ts, unit="s", utc=True),
+                    "a": np.sin(ts),
+                    "label": "normal",
+                }
+            )
+        )
+    table = pd.concat(frames, ignore_index=True)
+    whole = features.split(features.sensor_windows(table, spec, 60.0))["holdout"]
+    assert len(whole) == 0
+    alone = features.sensor_windows(table[features.rows_in(table, spec, 60.0, {"holdout"})], spec, 60.0)
+    assert len(alone) > 0  # what reading the holdout alone would make without the whole machine's median
+    streamed = features.streamed_windows(_files(table, 8), spec, 60.0, {"holdout"})
+    assert len(streamed) == 0

@@ -7,6 +7,7 @@ decided in :mod:`.splits`.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,13 +32,19 @@ class Samples:
         return Samples(self.x[mask], self.y[mask], self.keys[mask])
 
 
-def sensor_windows(df: pd.DataFrame, spec: SensorSpec, block_seconds: float | None = None) -> Samples:
+def sensor_windows(
+    df: pd.DataFrame,
+    spec: SensorSpec,
+    block_seconds: float | None = None,
+    median_steps: dict[str, float] | None = None,
+) -> Samples:
     """Fixed-length windows of consecutive rows of one asset that share one label.
 
     Rows are ordered by timestamp per asset. A window never crosses an asset, a label change, a
     gap longer than ``spec.max_gap`` median sample intervals (of that asset) or, with
     ``block_seconds``, the edge of a time block. Keys are the split units: the asset, or
-    ``<asset>|<block start in ns>`` with ``block_seconds``.
+    ``<asset>|<block start in ns>`` with ``block_seconds``. ``median_steps`` (ns, by asset) gives
+    each asset's median interval when ``df`` holds only some of its rows (:func:`asset_medians`).
     """
     label_index = {label: i for i, label in enumerate(spec.labels)}
     xs, ys, keys = [], [], []
@@ -49,8 +56,11 @@ def sensor_windows(df: pd.DataFrame, spec: SensorSpec, block_seconds: float | No
         steps = np.diff(ns)
         breaks = labels[1:] != labels[:-1]
         moving = steps[steps > 0]
-        if len(moving):
-            breaks |= steps > spec.max_gap * float(np.median(moving))
+        median = median_steps.get(str(asset)) if median_steps is not None else None
+        if median is None and len(moving):
+            median = float(np.median(moving))
+        if median is not None:
+            breaks |= steps > spec.max_gap * median
         blocks = block_starts(ns, block_seconds) if block_seconds else None
         if blocks is not None:
             breaks |= blocks[1:] != blocks[:-1]
@@ -68,6 +78,56 @@ def sensor_windows(df: pd.DataFrame, spec: SensorSpec, block_seconds: float | No
     return Samples(np.stack(xs), np.asarray(ys, np.int64), np.asarray(keys, dtype=object))
 
 
+def unit_keys(df: pd.DataFrame, spec: SensorSpec, block_seconds: float | None = None) -> pd.Series:
+    """The split unit of every row, keyed as :func:`sensor_windows` keys its windows."""
+    assets = df[spec.asset_column].astype(str)
+    if block_seconds is None:
+        return assets
+    starts = block_starts(nanoseconds(df[spec.timestamp_column]), block_seconds)
+    return assets + "|" + pd.Series(starts, index=df.index).astype(str)
+
+
+def rows_in(df: pd.DataFrame, spec: SensorSpec, block_seconds: float | None, wanted: set[str]) -> np.ndarray:
+    """Which rows belong to a unit of the ``wanted`` splits. A window never crosses a unit, so the
+    windows of these rows are exactly the ``wanted`` windows of the whole table (given each
+    asset's median interval of the whole table with ``block_seconds``: :func:`asset_medians`)."""
+    keys = unit_keys(df, spec, block_seconds)
+    split_by_key = {k: split_of(k) for k in pd.unique(keys)}
+    return keys.map(split_by_key).isin(wanted).to_numpy()
+
+
+def asset_medians(timestamps: dict[str, list[np.ndarray]]) -> dict[str, float]:
+    """Each asset's median positive interval (ns) over all its timestamps (ns, in any order)."""
+    out = {}
+    for asset, parts in timestamps.items():
+        steps = np.diff(np.sort(np.concatenate(parts)))
+        moving = steps[steps > 0]
+        if len(moving):
+            out[asset] = float(np.median(moving))
+    return out
+
+
+def streamed_windows(
+    tables: Iterable[pd.DataFrame], spec: SensorSpec, block_seconds: float | None, wanted: set[str]
+) -> Samples:
+    """The windows of the ``wanted`` splits of the tables' concatenation, holding only their rows:
+    each table's other rows are let go as it comes (its timestamps are kept with
+    ``block_seconds``, 8 bytes a row, for each machine's median interval)."""
+    kept: list[pd.DataFrame] = []
+    stamps: dict[str, list[np.ndarray]] = {}
+    for table in tables:
+        if block_seconds is not None:
+            by_asset = table.groupby(table[spec.asset_column].astype(str), sort=False)[spec.timestamp_column]
+            for asset, ts in by_asset:
+                stamps.setdefault(str(asset), []).append(nanoseconds(ts))
+        rows = table[rows_in(table, spec, block_seconds, wanted)]
+        if len(rows):
+            kept.append(rows)
+    columns = [spec.asset_column, spec.timestamp_column, spec.label_column, *spec.channels]
+    rows = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=columns)
+    return sensor_windows(rows, spec, block_seconds, asset_medians(stamps) if block_seconds is not None else None)
+
+
 def flat_windows(x: np.ndarray, min_std: float) -> np.ndarray:
     """Which sensor windows (n, channels, window) have a channel flatter than ``min_std``."""
     if not len(x):
@@ -83,7 +143,12 @@ def split(w: Samples) -> dict[str, Samples]:
 
 def class_counts(parts: dict[str, Samples], labels: list[str]) -> dict[str, dict[str, int]]:
     """Samples per split and label: ``{split: {label: count}}``."""
-    return {s: {lab: int((parts[s].y == i).sum()) for i, lab in enumerate(labels)} for s in SPLITS}
+    return {s: label_counts(parts[s], labels) for s in SPLITS}
+
+
+def label_counts(samples: Samples, labels: list[str]) -> dict[str, int]:
+    """Samples per label."""
+    return {lab: int((samples.y == i).sum()) for i, lab in enumerate(labels)}
 
 
 def channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
