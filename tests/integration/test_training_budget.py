@@ -1,12 +1,16 @@
-"""The real training job on a split larger than ``tune.train_budget_mb`` trains on a class-stratified
-sample that fits it, says so in its log, and records the budget on the candidate (MLflow params),
-so ``make reproduce`` reads the same samples (``reproduce.train``).
+"""The real training job on a split larger than ``tune.train_budget_mb`` reads only the newest
+nights that fill the budget, trains on a class-stratified sample that fits it, says both in its
+log, and records them on the candidate (MLflow params), so ``make reproduce`` reads the same
+nights and samples (``reproduce.fetch``, ``reproduce.train``).
 """
 
 from __future__ import annotations
 
 from mlflow import MlflowClient
 
+from include.retrain import config
+from include.retrain.lake import lakefs_io
+from include.retrain.ml import dataset
 from tests.integration.conftest import dataset_copy, publish_partition, submit_job, wait_job
 
 WINDOW_BYTES = 5 * 128 * 4  # pump_fleet: 5 channels x 128 rows of float32
@@ -18,8 +22,10 @@ def test_a_split_over_the_budget_trains_on_a_stratified_sample_recorded_on_the_c
     tune = base.tune.model_copy(
         update={"num_samples": 1, "max_epochs": 2, "train_budget_mb": ROOM * WINDOW_BYTES / 2**20}
     )
-    ds = base.model_copy(update={"tune": tune})
-    commit = publish_partition(stack, endpoint, ds, "2025-07-01", "budget__1")
+    # a configured split: the plan is known before the first training, so it already reads by night
+    ds = base.model_copy(update={"tune": tune, "split": config.Split(unit="asset")})
+    publish_partition(stack, endpoint, ds, "2025-07-01", "budget__1")
+    commit = publish_partition(stack, endpoint, ds, "2025-07-02", "budget__2")
 
     train = f"python -m include.retrain.jobs.train --dataset {ds.name} --commit {commit} --airflow-run-id budget"
     trained, log = wait_job(*submit_job(stack, ds, train, "budget__train", tmp_path))
@@ -29,3 +35,10 @@ def test_a_split_over_the_budget_trains_on_a_stratified_sample_recorded_on_the_c
     params = MlflowClient(stack.config.url("mlflow")).get_run(trained["run_id"]).data.params
     assert int(params["train_samples"]) == ROOM < int(params["train_samples_available"]), params
     assert float(params["train_budget_mb"]) == ds.tune.train_budget_mb
+    # the newest night alone fills the budget with every class in every split: the older one is not read
+    assert "read the newest 1 nights (2025-07-02 .. 2025-07-02)" in log, log[-3000:]
+    assert params["train_data_since"] == "2025-07-02"
+    clt = lakefs_io.client(endpoint)
+    newest = dataset.load_splits(ds, commit, clt, since="2025-07-02")  # what make reproduce reads
+    whole = dataset.load_splits(ds, commit, clt)
+    assert int(params["train_samples_available"]) == len(newest["train"]) < len(whole["train"])

@@ -45,3 +45,74 @@ def test_a_rare_class_keeps_a_sample_under_a_tight_budget(digits):
     keep = training.within_budget(rare, int(x[0].nbytes), 100 * x[0].nbytes / 2**20, seed=0)
     assert 9 in rare[keep]
     assert set(np.unique(rare[keep])) == set(range(10))
+
+
+def _nights():
+    """Three nights of real watches (BasicMotions as 6 watches, a day apart); on the newest night
+    the watches never played badminton."""
+    import pandas as pd
+
+    from devstack.real_data import BASIC_MOTIONS_CHANNELS, basic_motions_fleet
+    from include.retrain import config
+    from include.retrain.ml import features, splits
+
+    days = {
+        f"2026-11-0{d}": basic_motions_fleet(6, seed=d, start=pd.Timestamp(f"2026-11-0{d}T08:00", tz="UTC"))
+        for d in (1, 2, 3)
+    }
+    days["2026-11-03"] = days["2026-11-03"][days["2026-11-03"].label != "badminton"]
+    spec = config.get("pump_fleet").sensor.model_copy(
+        update={
+            "channels": BASIC_MOTIONS_CHANNELS,
+            "labels": sorted(days["2026-11-01"].label.unique()),
+            "window": 50,
+            "stride": 25,
+        }
+    )
+    ds = config.get("pump_fleet").model_copy(update={"name": "motions", "sensor": spec})
+    plan = splits.decide_sensor_plan(ds, pd.concat(days.values(), ignore_index=True), "c0")
+    windows = {n: features.sensor_windows(t, spec, plan.block_seconds) for n, t in days.items()}
+    return ds, windows
+
+
+def test_training_reads_the_newest_nights_that_fill_the_budget_with_every_class_in_every_split():
+    from include.retrain.ml import dataset, features
+
+    ds, windows = _nights()
+    read = []
+
+    def samples_of(night):
+        read.append(night)
+        return windows[night].y, windows[night].keys
+
+    newest_first = sorted(windows, reverse=True)  # before "two days" joins them
+    one = int(windows["2026-11-02"].x[0].nbytes)
+    assert one == dataset.sample_bytes(ds)
+    train_2 = len(features.split(windows["2026-11-02"])["train"])
+    # a night with every class in every split fills a budget of one window: nothing older is read
+    windows["two days"] = features.concat([windows["2026-11-01"], windows["2026-11-02"]])
+    assert dataset.newest_nights(ds, one / 2**20, ["two days", "2026-11-01"], samples_of) == ["two days"]
+    # one real day of 6 watches never has every class in every split (a 10 s recording is one
+    # activity): reading goes on until the nights together do
+    read.clear()
+    assert dataset.newest_nights(ds, one / 2**20, newest_first[1:], samples_of) == ["2026-11-02", "2026-11-01"]
+    read.clear()
+    # the newest night lacks a class: the night before is read too, however small the budget
+    assert dataset.newest_nights(ds, one / 2**20, newest_first, samples_of) == ["2026-11-03", "2026-11-02"]
+    assert read == ["2026-11-03", "2026-11-02"]  # the oldest night was never read
+    # a budget the two nights' training windows do not fill: the oldest is read as well
+    room = len(features.split(windows["2026-11-03"])["train"]) + train_2 + 1
+    assert dataset.newest_nights(ds, room * one / 2**20, newest_first, samples_of) == newest_first
+
+
+def test_the_labels_and_keys_of_windows_are_those_of_the_windows():
+    ds, _ = _nights()
+    from devstack.real_data import basic_motions_fleet
+    from include.retrain.ml import features
+
+    table = basic_motions_fleet(4)
+    for block in (None, 60.0):
+        w = features.sensor_windows(table, ds.sensor, block)
+        y, keys = features.window_labels(table, ds.sensor, block)
+        assert np.array_equal(y, w.y) and list(keys) == list(w.keys)
+        assert features.split_counts(y, keys, ds.labels) == features.class_counts(features.split(w), ds.labels)

@@ -268,9 +268,16 @@ def tune_and_log(
 
     t0 = time.monotonic()
     # raises SplitUnfit (no retry) before any training when a class misses a split
-    splits = dataset.load_splits(ds, commit, lakefs_io.client_from_env(), record=True)
+    budget = ds.tune.train_budget_mb
+    splits = dataset.load_splits(ds, commit, lakefs_io.client_from_env(), record=True, budget_mb=budget)
+    if splits.nights is not None:
+        print(
+            f"read the newest {len(splits.nights)} nights ({splits.since()} .. {splits.nights[0]}): they fill "
+            f"tune.train_budget_mb {budget:g} with every class in every split; older nights were not read",
+            flush=True,
+        )
     val = splits["val"]
-    available, budget = splits["train"], ds.tune.train_budget_mb
+    available = splits["train"]
     sample_bytes = int(available.x[0].nbytes) if len(available) else 0
     train = available.subset(training.within_budget(available.y, sample_bytes, budget, seed))
     if len(train) < len(available):
@@ -320,6 +327,8 @@ def tune_and_log(
                 "train_samples": len(train),
                 "train_samples_available": len(available),
                 "train_budget_mb": ds.tune.train_budget_mb,
+                # the oldest night read ("" = every night at the commit): make reproduce reads the same
+                "train_data_since": splits.since(),
                 "val_samples": len(val),
                 "train_label_noise": train_label_noise,
                 "patience": ds.tune.patience,

@@ -7,7 +7,7 @@ model sees it.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,12 +44,34 @@ def sensor_file_problems(df: pd.DataFrame, spec: SensorSpec) -> list[str]:
     return out
 
 
-def sensor_tables(ds: DatasetConfig, commit: str, clt: Any) -> Iterator[pd.DataFrame]:
-    """Every sensor table at the commit, one file at a time. Unfit files are collected and raise
-    :class:`UntrustedData` (every one named) once all files were read."""
+def night_of(path: str) -> str:
+    """The night (partition date) of a data path: ``data/dt=2026-10-01/m1.parquet`` ->
+    ``2026-10-01``; "" for a path outside a ``dt=`` partition."""
+    first, sep, _ = path.removeprefix(DATA_PREFIX).partition("/")
+    return first.removeprefix("dt=") if sep and first.startswith("dt=") else ""
+
+
+def data_paths(ds: DatasetConfig, commit: str, clt: Any) -> dict[str, list[str]]:
+    """The dataset's data files at the commit (sensor tables or images), by night."""
+    suffixes = IMAGE_SUFFIXES if ds.modality == "image" else SENSOR_SUFFIXES
+    out: dict[str, list[str]] = {}
+    for path, _, _ in lakefs_io.list_paths(clt, ds.repository, commit, DATA_PREFIX):
+        name = path.lower() if ds.modality == "image" else path
+        if name.endswith(suffixes):
+            out.setdefault(night_of(path), []).append(path)
+    return out
+
+
+def sensor_tables(
+    ds: DatasetConfig, commit: str, clt: Any, paths: Iterable[str] | None = None
+) -> Iterator[pd.DataFrame]:
+    """Every sensor table at the commit (or of ``paths``), one file at a time. Unfit files are
+    collected and raise :class:`UntrustedData` (every one named) once all files were read."""
     assert ds.sensor is not None
     refused, seen = [], 0
-    for path, _, _ in lakefs_io.list_paths(clt, ds.repository, commit, DATA_PREFIX):
+    if paths is None:
+        paths = [p for night in data_paths(ds, commit, clt).values() for p in night]
+    for path in paths:
         if path.endswith(SENSOR_SUFFIXES):
             seen += 1
             body = lakefs_io.read_bytes(clt, ds.repository, commit, path)
@@ -72,19 +94,19 @@ def sensor_tables(ds: DatasetConfig, commit: str, clt: Any) -> Iterator[pd.DataF
         raise ValueError(f"{ds.repository}@{commit[:12]}: no sensor files under {DATA_PREFIX}")
 
 
-def load_sensor_table(ds: DatasetConfig, commit: str, clt: Any) -> pd.DataFrame:
-    return pd.concat(list(sensor_tables(ds, commit, clt)), ignore_index=True)
-
-
-def load_image_samples(ds: DatasetConfig, commit: str, clt: Any, wanted: Collection[str] = SPLITS) -> features.Samples:
-    """Every image at the commit (of the ``wanted`` splits) as (1, H, W) arrays; labels from the
-    folder, keys = sha256 of the bytes. Every image is read and decoded, kept or not."""
+def load_image_samples(
+    ds: DatasetConfig, commit: str, clt: Any, wanted: Collection[str] = SPLITS, paths: Iterable[str] | None = None
+) -> features.Samples:
+    """Every image at the commit (or of ``paths``; of the ``wanted`` splits) as (1, H, W) arrays;
+    labels from the folder, keys = sha256 of the bytes. Every image is read and decoded, kept or not."""
     import hashlib
 
     assert ds.image is not None
     index = {label: i for i, label in enumerate(ds.image.labels)}
     xs, ys, keys, refused, seen = [], [], [], [], 0
-    for path, _, _ in lakefs_io.list_paths(clt, ds.repository, commit, DATA_PREFIX):
+    if paths is None:
+        paths = [p for night in data_paths(ds, commit, clt).values() for p in night]
+    for path in paths:
         if not path.lower().endswith(IMAGE_SUFFIXES):
             continue
         seen += 1
@@ -119,11 +141,12 @@ def load_image_samples(ds: DatasetConfig, commit: str, clt: Any, wanted: Collect
 
 @dataclass
 class SplitSamples:
-    """The samples of each split and the plan that split them."""
+    """The samples of each split, the plan that split them and the nights they were read from."""
 
     parts: dict[str, features.Samples]
     plan: splits.SplitPlan
     flat_windows_dropped: int = 0  # windows with a flat channel (validation.constant_channel: window)
+    nights: list[str] | None = None  # the nights read, newest first (None: every night at the commit)
 
     def __getitem__(self, name: str) -> features.Samples:
         return self.parts[name]
@@ -131,8 +154,19 @@ class SplitSamples:
     def items(self) -> Iterable[tuple[str, features.Samples]]:
         return self.parts.items()
 
+    def since(self) -> str:
+        """The oldest night read ("" when every night was): what a reproduction passes as ``since``."""
+        return self.nights[-1] if self.nights else ""
 
-def load_splits(ds: DatasetConfig, commit: str, clt: Any, record: bool = False) -> SplitSamples:
+
+def load_splits(
+    ds: DatasetConfig,
+    commit: str,
+    clt: Any,
+    record: bool = False,
+    budget_mb: float | None = None,
+    since: str | None = None,
+) -> SplitSamples:
     """Samples of every split; the holdout is the same for every model evaluated on this commit.
 
     The split plan is the configured one, else the one recorded in lakeFS, else decided from the
@@ -140,29 +174,105 @@ def load_splits(ds: DatasetConfig, commit: str, clt: Any, record: bool = False) 
     and later nights use the same). Sensor windows with a flat channel are left out with
     ``validation.constant_channel: window``. Raises :class:`~.splits.SplitUnfit` (with the counts) unless
     every class has samples in every split.
+
+    Which nights are read: every one by default; the nights from ``since`` on (a reproduction);
+    with ``budget_mb`` (the training, once a plan exists), the newest nights first, until their
+    training samples fill the budget and every class has a sample in every split
+    (:func:`newest_nights`): older nights are not read at all.
     """
     plan = splits.configured_plan(ds)
-    decided, dropped = False, 0
-    if ds.modality == "image":
-        samples = load_image_samples(ds, commit, clt)
-    else:
-        assert ds.sensor is not None
-        table = load_sensor_table(ds, commit, clt)
-        recorded = None if plan else splits.read_record(clt, ds.repository)
+    if ds.modality != "image" and plan is None:
+        recorded = splits.read_record(clt, ds.repository)
         if recorded and ds.split.unit in ("auto", recorded.unit):  # a record of another unit: the config changed
             plan = recorded
+    by_night = data_paths(ds, commit, clt)
+    nights = sorted((n for n in by_night if since is None or n >= since), reverse=True)
+    read: dict[str, Any] = {}  # night -> its table (sensors) or samples (images), read once
+    if budget_mb is not None and since is None and plan is not None:
+        block = plan.block_seconds if plan.unit == "time" else None
+
+        def labels_and_keys(night: str) -> tuple[np.ndarray, np.ndarray]:
+            got = read[night] = _read_night(ds, commit, clt, by_night[night])
+            if ds.modality == "image":
+                return got.y, got.keys
+            assert ds.sensor is not None
+            return features.window_labels(got, ds.sensor, block)
+
+        nights = newest_nights(ds, budget_mb, nights, labels_and_keys)
+    in_order = sorted(nights, key=lambda n: by_night[n][0])  # the files' order, as one read of them all
+    if read:
+        loaded = [read[n] for n in in_order]
+    else:  # one read of every file: every bad file is named at once
+        loaded = [_read_night(ds, commit, clt, [p for n in in_order for p in by_night[n]])]
+    decided, dropped = False, 0
+    if ds.modality == "image":
+        assert plan is not None
+        samples = features.concat(loaded)
+        del loaded
+        read.clear()
+    else:
+        assert ds.sensor is not None
+        table = pd.concat(loaded, ignore_index=True)
+        del loaded
+        read.clear()  # the nights' own tables: only the concatenated one is windowed
         if plan is None:
             plan, decided = splits.decide_sensor_plan(ds, table, commit), True
-        samples = features.sensor_windows(table, ds.sensor, plan.block_seconds if plan.unit == "time" else None)
+        samples = _windows(ds, plan, table)
         if ds.validation.constant_channel == "window":
             flat = features.flat_windows(samples.x, ds.validation.min_channel_std)
             samples, dropped = samples.subset(~flat), int(flat.sum())
-    assert plan is not None
     parts = features.split(samples)
     splits.check_coverage(ds, plan, features.class_counts(parts, ds.labels))
     if decided and record:
         splits.write_record(clt, ds.repository, plan)
-    return SplitSamples(parts, plan, dropped)
+    every = since is None and len(nights) == len(by_night)
+    return SplitSamples(parts, plan, dropped, None if every else nights)
+
+
+def _read_night(ds: DatasetConfig, commit: str, clt: Any, paths: list[str]) -> Any:
+    """The files ``paths``: one table (sensors, the files concatenated) or their samples (images)."""
+    if ds.modality == "image":
+        return load_image_samples(ds, commit, clt, paths=paths)
+    return pd.concat(list(sensor_tables(ds, commit, clt, paths)), ignore_index=True)
+
+
+def _windows(ds: DatasetConfig, plan: splits.SplitPlan, table: pd.DataFrame) -> features.Samples:
+    assert ds.sensor is not None
+    return features.sensor_windows(table, ds.sensor, plan.block_seconds if plan.unit == "time" else None)
+
+
+def newest_nights(
+    ds: DatasetConfig,
+    budget_mb: float,
+    nights: list[str],
+    labels_and_keys: Callable[[str], tuple[np.ndarray, np.ndarray]],
+) -> list[str]:
+    """The newest of ``nights`` (newest first) whose training samples, counted night by night,
+    fill ``budget_mb`` and give every class a sample in every split; all of them when they never
+    do. ``labels_and_keys`` reads a night: its samples' labels and unit keys. The count is per
+    night (a window across midnight is not counted): it decides only where reading stops; the
+    budget itself is applied to the samples then read (``training.within_budget``).
+    """
+    room = int(budget_mb * 2**20 // sample_bytes(ds))
+    counts = {s: dict.fromkeys(ds.labels, 0) for s in SPLITS}
+    taken: list[str] = []
+    for night in nights:
+        taken.append(night)
+        for split, per_label in features.split_counts(*labels_and_keys(night), ds.labels).items():
+            for label, n in per_label.items():
+                counts[split][label] += n
+        if sum(counts["train"].values()) >= room and all(n for c in counts.values() for n in c.values()):
+            break
+    return taken
+
+
+def sample_bytes(ds: DatasetConfig) -> int:
+    """The size of one model input as float32: a window (channels x rows) or an image (1 x H x W)."""
+    if ds.modality == "image":
+        assert ds.image is not None
+        return 4 * ds.image.size[0] * ds.image.size[1]
+    assert ds.sensor is not None
+    return 4 * len(ds.sensor.channels) * ds.sensor.window
 
 
 def load_holdout(ds: DatasetConfig, commit: str, clt: Any) -> SplitSamples:

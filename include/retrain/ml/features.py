@@ -7,7 +7,7 @@ decided in :mod:`.splits`.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +32,13 @@ class Samples:
         return Samples(self.x[mask], self.y[mask], self.keys[mask])
 
 
+def concat(parts: list[Samples]) -> Samples:
+    """The samples of ``parts``, in their order."""
+    if len(parts) == 1:
+        return parts[0]
+    return Samples(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("x", "y", "keys")))
+
+
 def sensor_windows(
     df: pd.DataFrame,
     spec: SensorSpec,
@@ -46,11 +53,43 @@ def sensor_windows(
     ``<asset>|<block start in ns>`` with ``block_seconds``. ``median_steps`` (ns, by asset) gives
     each asset's median interval when ``df`` holds only some of its rows (:func:`asset_medians`).
     """
-    label_index = {label: i for i, label in enumerate(spec.labels)}
     xs, ys, keys = [], [], []
+    for group, runs in _runs(df, spec, block_seconds, median_steps):
+        values = group[spec.channels].to_numpy(dtype=np.float32)
+        for start, end, label, key in runs:
+            for s in range(start, end - spec.window + 1, spec.stride):
+                xs.append(values[s : s + spec.window].T)
+                ys.append(label)
+                keys.append(key)
+    if not xs:
+        return Samples(
+            np.zeros((0, len(spec.channels), spec.window), np.float32), np.zeros(0, np.int64), np.zeros(0, dtype=object)
+        )
+    return Samples(np.stack(xs), np.asarray(ys, np.int64), np.asarray(keys, dtype=object))
+
+
+def window_labels(
+    df: pd.DataFrame, spec: SensorSpec, block_seconds: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The labels and keys of :func:`sensor_windows`' windows, without copying any value."""
+    ys: list[int] = []
+    keys: list[str] = []
+    for _, runs in _runs(df, spec, block_seconds, None):
+        for start, end, label, key in runs:
+            n = max(0, (end - start - spec.window) // spec.stride + 1)
+            ys += [label] * n
+            keys += [key] * n
+    return np.asarray(ys, np.int64), np.asarray(keys, dtype=object)
+
+
+def _runs(
+    df: pd.DataFrame, spec: SensorSpec, block_seconds: float | None, median_steps: dict[str, float] | None
+) -> Iterator[tuple[pd.DataFrame, list[tuple[int, int, int, str]]]]:
+    """Per asset: its rows in time order, and the runs of them a window may span
+    (start, end, label index, unit key)."""
+    label_index = {label: i for i, label in enumerate(spec.labels)}
     df = df.sort_values([spec.asset_column, spec.timestamp_column], kind="stable")
     for asset, group in df.groupby(spec.asset_column, sort=True):
-        values = group[spec.channels].to_numpy(dtype=np.float32)
         labels = group[spec.label_column].to_numpy()
         ns = nanoseconds(group[spec.timestamp_column])
         steps = np.diff(ns)
@@ -65,17 +104,23 @@ def sensor_windows(
         if blocks is not None:
             breaks |= blocks[1:] != blocks[:-1]
         bounds = np.concatenate([[0], np.flatnonzero(breaks) + 1, [len(labels)]])
-        for start, end in itertools.pairwise(bounds):
-            key = str(asset) if blocks is None else f"{asset}|{blocks[start]}"
-            for s in range(start, end - spec.window + 1, spec.stride):
-                xs.append(values[s : s + spec.window].T)
-                ys.append(label_index[labels[start]])
-                keys.append(key)
-    if not xs:
-        return Samples(
-            np.zeros((0, len(spec.channels), spec.window), np.float32), np.zeros(0, np.int64), np.zeros(0, dtype=object)
-        )
-    return Samples(np.stack(xs), np.asarray(ys, np.int64), np.asarray(keys, dtype=object))
+        runs = [
+            (
+                int(start),
+                int(end),
+                label_index[labels[start]],
+                str(asset) if blocks is None else f"{asset}|{blocks[start]}",
+            )
+            for start, end in itertools.pairwise(bounds)
+        ]
+        yield group, runs
+
+
+def split_counts(y: np.ndarray, keys: np.ndarray, labels: list[str]) -> dict[str, dict[str, int]]:
+    """Samples per split and label, from the samples' labels and unit keys alone."""
+    by_key = {k: split_of(str(k)) for k in pd.unique(keys)} if len(keys) else {}
+    names = np.array([by_key[k] for k in keys], dtype=object)
+    return {s: {lab: int(((names == s) & (y == i)).sum()) for i, lab in enumerate(labels)} for s in SPLITS}
 
 
 def unit_keys(df: pd.DataFrame, spec: SensorSpec, block_seconds: float | None = None) -> pd.Series:

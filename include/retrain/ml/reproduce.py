@@ -67,6 +67,8 @@ def params_from_registry(client: Any, model: str, version: str) -> dict[str, Any
             "class_weights": p.get("class_weights", "none"),
             # models trained before the budget existed saw their whole training split
             "budget_mb": float(p["train_budget_mb"]) if "train_budget_mb" in p else None,
+            # the oldest night the training read (absent or "": every night at the commit)
+            "data_since": p.get("train_data_since") or None,
             "hp": hp,
         },
         "registered": {k: float(m[k]) for k in ("holdout_accuracy", "holdout_macro_f1") if k in m},
@@ -91,7 +93,10 @@ def fetch() -> None:
 
     params = _read_params()
     ds = config_mod.get(params["dataset"])
-    splits = dataset.load_splits(ds, params["lakefs"]["commit"], lakefs_io.client_from_env())
+    commit, clt = params["lakefs"]["commit"], lakefs_io.client_from_env()
+    splits = dataset.load_splits(ds, commit, clt, since=params["train"].get("data_since"))
+    if splits.nights is not None:  # the training read the newest nights; the evaluation the whole holdout
+        splits.parts["holdout"] = dataset.load_holdout(ds, commit, clt)["holdout"]
     arrays = {f"{name}_{part}": getattr(s, part) for name, s in splits.items() for part in ("x", "y")}
     print(f"split {splits.plan.describe()} ({splits.plan.reason})")
     DATA.parent.mkdir(parents=True, exist_ok=True)
