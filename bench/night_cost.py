@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -60,6 +61,7 @@ def main() -> int:
     args = parser.parse_args()
     ds = config.get(args.dataset)
     volume = {"assets": args.assets, "rows_per_segment": args.rows} if ds.modality == "sensor" else {}
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a terminated bench still stops its stack
     state = Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp"))
     stack = Stack(StackConfig(state_dir=state, ports=dict(zip(PORTS, free_ports(len(PORTS)), strict=True))))
     stack.up()

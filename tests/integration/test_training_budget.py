@@ -36,7 +36,7 @@ def test_a_split_over_the_budget_trains_on_a_stratified_sample_recorded_on_the_c
     assert int(params["train_samples"]) == ROOM < int(params["train_samples_available"]), params
     assert float(params["train_budget_mb"]) == ds.tune.train_budget_mb
     # the newest night alone fills the budget with every class in every split: the older one is not read
-    assert "read the newest 1 nights (2025-07-02 .. 2025-07-02)" in log, log[-3000:]
+    assert "read the newest 1 night (2025-07-02 .. 2025-07-02)" in log, log[-3000:]
     assert params["train_data_since"] == "2025-07-02"
     clt = lakefs_io.client(endpoint)
     newest = dataset.load_splits(ds, commit, clt, since="2025-07-02")  # what make reproduce reads

@@ -272,7 +272,8 @@ def tune_and_log(
     splits = dataset.load_splits(ds, commit, lakefs_io.client_from_env(), record=True, budget_mb=budget)
     if splits.nights is not None:
         print(
-            f"read the newest {len(splits.nights)} nights ({splits.since()} .. {splits.nights[0]}): they fill "
+            f"read the newest {len(splits.nights)} night{'s' * (len(splits.nights) != 1)} "
+            f"({splits.since()} .. {splits.nights[0]}): they fill "
             f"tune.train_budget_mb {budget:g} with every class in every split; older nights were not read",
             flush=True,
         )

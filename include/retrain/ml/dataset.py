@@ -180,11 +180,7 @@ def load_splits(
     training samples fill the budget and every class has a sample in every split
     (:func:`newest_nights`): older nights are not read at all.
     """
-    plan = splits.configured_plan(ds)
-    if ds.modality != "image" and plan is None:
-        recorded = splits.read_record(clt, ds.repository)
-        if recorded and ds.split.unit in ("auto", recorded.unit):  # a record of another unit: the config changed
-            plan = recorded
+    plan = known_plan(ds, clt)
     by_night = data_paths(ds, commit, clt)
     nights = sorted((n for n in by_night if since is None or n >= since), reverse=True)
     read: dict[str, Any] = {}  # night -> its table (sensors) or samples (images), read once
@@ -227,6 +223,17 @@ def load_splits(
         splits.write_record(clt, ds.repository, plan)
     every = since is None and len(nights) == len(by_night)
     return SplitSamples(parts, plan, dropped, None if every else nights)
+
+
+def known_plan(ds: DatasetConfig, clt: Any) -> splits.SplitPlan | None:
+    """The configured plan, else the one a training recorded (unless the config changed its unit
+    since), else None: the data decides (:func:`~.splits.decide_sensor_plan`)."""
+    plan = splits.configured_plan(ds)
+    if plan is None:
+        recorded = splits.read_record(clt, ds.repository)
+        if recorded and ds.split.unit in ("auto", recorded.unit):
+            plan = recorded
+    return plan
 
 
 def _read_night(ds: DatasetConfig, commit: str, clt: Any, paths: list[str]) -> Any:
@@ -285,7 +292,7 @@ def load_holdout(ds: DatasetConfig, commit: str, clt: Any) -> SplitSamples:
     training recorded a plan yet) the whole commit is loaded to decide it, as :func:`load_splits`
     does. Raises :class:`~.splits.SplitUnfit` when a class has no holdout sample.
     """
-    plan = splits.configured_plan(ds)
+    plan = known_plan(ds, clt)
     dropped = 0
     if ds.modality == "image":
         assert plan is not None
@@ -293,9 +300,6 @@ def load_holdout(ds: DatasetConfig, commit: str, clt: Any) -> SplitSamples:
     else:
         spec = ds.sensor
         assert spec is not None
-        recorded = None if plan else splits.read_record(clt, ds.repository)
-        if recorded and ds.split.unit in ("auto", recorded.unit):
-            plan = recorded
         if plan is None:
             whole = load_splits(ds, commit, clt)
             return SplitSamples({"holdout": whole["holdout"]}, whole.plan, whole.flat_windows_dropped)
