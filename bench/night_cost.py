@@ -6,16 +6,25 @@ night of ``--dataset`` (the sample data of ``make run``, ``--assets`` machines, 
 segment) and runs each night's DAG run to its end. Prints every night's wall time and the own
 durations of its compute stages (ingest, validate, publish_data, train, evaluate), then the 2nd,
 3rd and last night against the 1st, in total and per stage. Goal (#15): the 10th night <= 1.2x
-the 1st at the same nightly volume. When a gate is inconclusive, the bench answers the approval
-at once with "Promote" (as a person who agrees would), so no night waits for the approval timeout.
+the 1st at the same nightly volume.
 
-    PYTHONPATH=. .venv/bin/python bench/night_cost.py [--nights 10] [--dataset pump_fleet] [--keep]
+``--budget-mb`` lowers the dataset's ``tune.train_budget_mb`` (in a datasets.yaml of the bench's
+own, which the stack's Airflow and Ray read): at this volume the shipped 512 MB are never full, so
+every night is trained on; with a budget that a few nights fill, the training reads only the
+newest nights that fill it, and the later nights show what a full budget costs.
+
+When a gate is inconclusive, the bench answers the approval at once with "Promote" (as a person
+who agrees would), so no night waits for the approval timeout.
+
+    PYTHONPATH=. .venv/bin/python bench/night_cost.py [--nights 10] [--dataset pump_fleet]
+        [--budget-mb 4] [--keep]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import shutil
 import signal
 import sys
@@ -46,6 +55,19 @@ def approve_when_asked(api, dag_id: str, stop: threading.Event) -> None:
             print(f"  approval poll: {exc}", flush=True)
 
 
+def with_budget(path: Path, name: str, budget_mb: float) -> Path:
+    """A copy of the datasets.yaml in use at ``path``, with ``name``'s ``tune.train_budget_mb`` set."""
+    import yaml
+
+    from include.retrain import config
+
+    body = yaml.safe_load(config.datasets_file().read_text())
+    (entry,) = (d for d in body["datasets"] if d["name"] == name)
+    entry.setdefault("tune", {})["train_budget_mb"] = budget_mb
+    path.write_text(yaml.safe_dump(body, sort_keys=False))
+    return path
+
+
 def main() -> int:
     from devstack import nightly
     from devstack.services import Stack
@@ -57,12 +79,15 @@ def main() -> int:
     parser.add_argument("--dataset", default="pump_fleet")
     parser.add_argument("--assets", type=int, default=24, help="machines a night (sensor datasets)")
     parser.add_argument("--rows", type=int, default=512, help="rows per segment of a machine-night (sensors)")
+    parser.add_argument("--budget-mb", type=float, help="the dataset's tune.train_budget_mb (default: its own)")
     parser.add_argument("--keep", action="store_true", help="leave the stack running")
     args = parser.parse_args()
+    state = Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp"))
+    if args.budget_mb is not None:
+        os.environ[config.ENV_VAR] = str(with_budget(state / "datasets.yaml", args.dataset, args.budget_mb))
     ds = config.get(args.dataset)
     volume = {"assets": args.assets, "rows_per_segment": args.rows} if ds.modality == "sensor" else {}
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a terminated bench still stops its stack
-    state = Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp"))
     stack = Stack(StackConfig(state_dir=state, ports=dict(zip(PORTS, free_ports(len(PORTS)), strict=True))))
     stack.up()
     nights = []
@@ -76,12 +101,14 @@ def main() -> int:
             run = nightly.run_dag(stack, ds.dag_id, nightly.logical_date(ds, date), timeout=3600)
             tis = {t["task_id"]: t for t in api.task_instances(ds.dag_id, run["dag_run_id"])}
             stages = {s: float(tis[s]["duration"] or 0) for s in STAGES if s in tis}
-            gate = (api.xcom(ds.dag_id, run["dag_run_id"], "summarize") or {}).get("gate", {}).get("decision")
+            summary = api.xcom(ds.dag_id, run["dag_run_id"], "summarize") or {}
+            gate = summary.get("gate", {}).get("decision")
+            trained = sum(((summary.get("training") or {}).get("samples") or {}).get("train", {}).values())
             nights.append({"night": night, "wall": run["elapsed"], "stages": stages, "state": run["state"]})
             print(
                 f"night {night} ({date}, {landed} files): {run['state']} in {run['elapsed']:.1f}s; "
                 + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items())
-                + f"; gate {gate}",
+                + f"; trained on {trained:,} samples; gate {gate}",
                 flush=True,
             )
     finally:

@@ -9,6 +9,9 @@ time of both steps and its peak RSS.
 * Memory should stay bounded, because validation streams the files. The process's peak RSS
   should barely move across sizes. The image baseline, in the same run, is the largest batch
   validated the old way, with every file held in memory at once.
+* The stack's own processes serve every byte of it: lakeFS (with its PostgreSQL, when the stack
+  runs one) and the S3 server. Their memory, summed over each service's process group, is sampled
+  during every batch; its peak is printed beside the batch's process's.
 * Sensor validation checks each file's statistics with GX and only a failing file row by row.
   Its baseline, in the same run, is the row-by-row suite (what every file cost before) on the
   first files of each batch: the speed-up is the ratio of the two rates.
@@ -27,8 +30,10 @@ import json
 import resource
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 IMAGES = (2_000, 6_000, 20_000)
@@ -37,6 +42,9 @@ SENSOR_ROWS = (1_000_000, 10_000_000, 100_000_000)
 # group (a 24-machine fleet at 1 kHz in 10 s snapshots every 5 minutes lands about this per day).
 ROWS_PER_FILE = 100_000
 ROW_SUITE_FILES = 3  # files of each sensor batch also checked row by row: the baseline rate
+
+
+SERVICES = ("lakefs", "s3", "postgres")  # the stack's processes every ingested byte goes through
 
 
 def _peak_rss_mb() -> float:
@@ -142,6 +150,58 @@ def _child(base: str, name: str, in_memory: bool) -> dict[str, Any]:
     return dict(json.loads(out.strip().splitlines()[-1]))
 
 
+class ServiceMemory(threading.Thread):
+    """Samples the RSS of each of the stack's ``SERVICES`` (summed over its process group) every
+    ``interval`` seconds until :meth:`stop`; ``peaks`` and ``first`` are in MB."""
+
+    def __init__(self, stack: Any, interval: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.groups = {name: pgid for name in SERVICES if (pgid := stack.pid(name))}
+        self.interval, self.done = interval, threading.Event()
+        self.first: dict[str, float] = {}
+        self.peaks: dict[str, float] = {}
+
+    def run(self) -> None:
+        while True:
+            for name, pgid in self.groups.items():
+                mb = _group_rss_mb(pgid)
+                self.first.setdefault(name, mb)
+                self.peaks[name] = max(self.peaks.get(name, 0.0), mb)
+            if self.done.wait(self.interval):
+                return
+
+    def stop(self) -> dict[str, dict[str, int]]:
+        self.done.set()
+        self.join()
+        return {n: {"before_mb": round(self.first[n]), "peak_mb": round(self.peaks[n])} for n in self.peaks}
+
+
+def _group_rss_mb(pgid: int) -> float:
+    from devstack.processes import group_members
+
+    total = 0
+    for pid in group_members(pgid):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # ended between the listing and the read
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def _measured(stack: Any, base: str, name: str, in_memory: bool) -> dict[str, Any]:
+    """:func:`_child`, with the services' memory sampled while it runs."""
+    sampler = ServiceMemory(stack)
+    sampler.start()
+    try:
+        result = _child(base, name, in_memory)
+    finally:
+        services = sampler.stop()
+    return {**result, "services": services}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fraction", type=float, default=1.0, help="scale every size by this factor")
@@ -156,7 +216,8 @@ def main() -> None:
         return
     from devstack.services import stack_from_env
 
-    if not stack_from_env().is_up():
+    stack = stack_from_env()
+    if not stack.is_up():
         raise SystemExit("the local stack is not up: run `make up` first")
     tag = uuid.uuid4().hex[:4]
     plans = [("cast_metal", "images", n) for n in IMAGES] + [("pump_fleet", "rows", n) for n in args.rows]
@@ -167,10 +228,11 @@ def main() -> None:
         name = f"scale_{base.split('_')[0]}_{size}_{tag}"
         files = land(base, name, size)
         print(f"landed {size:,} {unit} of {base} in {files:,} files; measuring ...", flush=True)
-        rows.append({"base": base, "unit": unit, "size": size, **_child(base, name, in_memory=False)})
+        rows.append({"base": base, "unit": unit, "size": size, **_measured(stack, base, name, False)})
         if unit == "images" and full == max(IMAGES):
             # baseline: the same landed batch again, validated with every file in memory
-            rows.append({"base": base, "unit": unit, "size": size, "baseline": True, **_child(base, name, True)})
+            baseline = _measured(stack, base, name, True)
+            rows.append({"base": base, "unit": unit, "size": size, "baseline": True, **baseline})
 
     print()
     print(f"{'batch':>26} {'files':>7} {'MB':>7} {'ingest':>18} {'validate':>18} {'peak RSS':>9} {'+data':>7}")
@@ -183,6 +245,13 @@ def main() -> None:
             f"{r['validate_s']:>6.1f}s {r['size'] / r['validate_s']:>6.0f} {unit}/s "
             f"{r['peak_rss_mb']:>6} MB {r['peak_rss_mb'] - r['rss_before_mb']:>4} MB"
         )
+    print()
+    print("peak RSS of the stack's services during each batch (before it -> peak, MB):")
+    for r in rows:
+        label = f"{r['size']:,} {r['unit']}" + (" (in memory)" if r.get("baseline") else "")
+        parts = [f"{n} {m['before_mb']:,} -> {m['peak_mb']:,}" for n, m in r["services"].items()]
+        together = r["peak_rss_mb"] + sum(m["peak_mb"] for m in r["services"].values())
+        print(f"{label:>26}: " + ", ".join(parts) + f"; with the batch's process, at most {together:,} MB")
     print()
     for base in sorted({r["base"] for r in rows}):
         runs = [r for r in rows if r["base"] == base and not r.get("baseline")]
