@@ -231,8 +231,8 @@ def main() -> None:
         rows.append({"base": base, "unit": unit, "size": size, **_measured(stack, base, name, False)})
         if unit == "images" and full == max(IMAGES):
             # baseline: the same landed batch again, validated with every file in memory
-            baseline = _measured(stack, base, name, True)
-            rows.append({"base": base, "unit": unit, "size": size, "baseline": True, **baseline})
+            in_memory = _measured(stack, base, name, True)
+            rows.append({"base": base, "unit": unit, "size": size, "baseline": True, **in_memory})
 
     print()
     print(f"{'batch':>26} {'files':>7} {'MB':>7} {'ingest':>18} {'validate':>18} {'peak RSS':>9} {'+data':>7}")

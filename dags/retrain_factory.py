@@ -6,14 +6,16 @@ Write-audit-publish on lakeFS, then a Ray Tune search, a holdout gate and the ML
 1. **ingest** -- copy partition `dt=<logical date>` of the landing prefix into lakeFS branch
    `ingest-<dag_id>-<run>` (created from `main`): streamed, parallel, skipping objects already on main.
    A night with nothing to do (nothing new landed, nothing refused, and the champion trained on all
-   of main's data) goes straight to **summarize**; every task between is skipped.
+   of main's data, or with no champion the last candidate did and was rejected) goes straight to
+   **summarize**; every task between is skipped.
 2. **validate** -- Great Expectations on the branch. Bad files are quarantined (removed from the
    branch) and listed in `_reports/`; beyond `max_bad_fraction` the run fails, the branch is kept, main untouched.
 3. **publish_data** -- commit with lineage metadata, merge into `main`, delete the branch. Passes the
    immutable **commit id** on (pool `lakefs_merge` serialises merges).
 4. **check_drift** -- KS and PSI of the data on main the champion has not seen against its training data.
    **decide_training** -- train when new data was merged, drift was detected, no champion exists, or
-   `force_retrain`; skip when nothing of that holds, or with `ingest_only`.
+   `force_retrain`; skip when nothing of that holds, or with `ingest_only`. With no champion, skip
+   too when the newest candidate was trained on main's data with the same config and not promoted.
 5. **train** -- a Ray job (Jobs API, deferrable): Ray Tune, each trial early-stopped on its own
    scores; every trial an MLflow child run.
 6. **evaluate** -- a Ray job scoring the candidate and the current champion on the same pinned holdout.
@@ -139,7 +141,9 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
             published: handoffs.Published, drift: handoffs.Drift, params: dict[str, Any], dag_run: Any
         ) -> handoffs.TrainingDecision:
             trigger = TriggerParams.model_validate(params)
-            return steps.decide_training(cfg, mlflow_url(), published, drift, trigger, is_backfill(dag_run))
+            return steps.decide_training(
+                cfg, lakefs_endpoint(), mlflow_url(), published, drift, trigger, is_backfill(dag_run)
+            )
 
         @task
         def skip_training(decision: handoffs.TrainingDecision) -> str:

@@ -67,6 +67,11 @@ _approval = copy.deepcopy(_guard) | {"name": "pump_approval", "max_active_runs":
 _approval["landing"] = {**_pump["landing"], "prefix": "pump_approval"}
 _approval["gate"] = {**_pump["gate"], "floor": 0.6, "max_regression": 0.0, "approval_timeout_minutes": 2}
 _shipped["datasets"].append(_approval)
+# pump_first: pump_fleet on a repository of its own that never has a champion while its test runs
+# (tests/e2e/test_no_champion.py)
+_first = copy.deepcopy(_guard) | {"name": "pump_first", "landing": {**_pump["landing"], "prefix": "pump_first"}}
+_first["gate"] = {**_pump["gate"], "floor": 0.6}  # a clear reject with mislabelled training, a promote without
+_shipped["datasets"].append(_first)
 _DATASETS.write_text(yaml.safe_dump(_shipped, sort_keys=False))
 TEST_DEADLINE_MINUTES = {"pump_fleet": 0.5}
 os.environ.update(

@@ -340,6 +340,48 @@ class TriggerParams(BaseModel):
         description="Testing knob: mislabel this fraction of training labels (each moved to the next class).",
     )
 
+    def fingerprint(self, ds: DatasetConfig) -> str:
+        """:func:`training_fingerprint` of the training job these params start (seed 0, as its command)."""
+        num_samples, max_epochs = self.num_samples or ds.tune.num_samples, self.max_epochs or ds.tune.max_epochs
+        gpus = ds.tune.gpus_per_trial if self.gpus_per_trial is None else self.gpus_per_trial
+        return training_fingerprint(ds, num_samples, max_epochs, gpus, 0, self.train_label_noise)
+
+
+# When and how a run happens, not what it trains or how the gate decides: left out of the
+# fingerprint (the approval timeout's default also differs between Airflow and Ray processes).
+NOT_IN_FINGERPRINT: dict[str, Any] = {
+    "description": True,
+    "owner": True,
+    "schedule": True,
+    "retries": True,
+    "deadline_minutes": True,
+    "max_active_runs": True,
+    "landing": True,
+    "gate": {"approval_timeout_minutes"},
+}
+
+
+def training_fingerprint(
+    ds: DatasetConfig, num_samples: int, max_epochs: int, gpus_per_trial: float, seed: int, train_label_noise: float
+) -> str:
+    """What decides a candidate and its gate besides the data: the dataset's config entry without
+    its operational fields (:data:`NOT_IN_FINGERPRINT`) and the training job's knobs, as 16 hex
+    digits of a sha256. Equal fingerprints on the same data train the same candidate and reach the
+    same decision, so a rejected one need not be trained again (``steps.rejected_on_main_data``)."""
+    import hashlib
+    import json
+
+    knobs = {
+        "num_samples": num_samples,
+        "max_epochs": max_epochs,
+        "gpus_per_trial": float(gpus_per_trial),
+        "seed": seed,
+        "train_label_noise": float(train_label_noise),
+    }
+    entry = ds.model_dump(mode="json", exclude=NOT_IN_FINGERPRINT)
+    body = json.dumps({"dataset": entry, "knobs": knobs}, sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
 
 class ConfigError(ValueError):
     """A datasets.yaml entry is invalid; the message names the entry and the field."""

@@ -252,6 +252,7 @@ def training_decision(
     force_retrain: bool,
     ingest_only: bool,
     backfill: bool = False,
+    rejected: str | None = None,
 ) -> str | None:
     """Why training is skipped, or None to train.
 
@@ -259,6 +260,8 @@ def training_decision(
     no champion exists yet, or ``force_retrain``. ``ingest_only`` defers training, and so does
     every run of a backfill: its runs finish in any order, so training in each would make the
     champion depend on which gate ran last. The next scheduled run trains once on main.
+    ``rejected``: with no champion, why the candidate this night would train was already
+    rejected (:func:`rejected_on_main_data`); training it again would only repeat that.
     """
     if force_retrain:
         return None
@@ -269,8 +272,10 @@ def training_decision(
             "backfill run: data published, training deferred to the next scheduled run "
             "(set force_retrain to train in a backfill)"
         )
-    if new_data or drift.get("drift_detected") or champion is None:
+    if new_data or drift.get("drift_detected"):
         return None
+    if champion is None:
+        return rejected
     worst = max((f["psi"] for f in drift.get("features", {}).values()), default=0.0)
     return (
         f"nothing new merged, no drift (max PSI {worst:.3f} <= {drift.get('threshold')}) "
@@ -291,7 +296,8 @@ def nothing_to_do(
     A night has nothing to do when ingest copied nothing (every file of the partition is on main
     already), nothing was rejected or refused before (those must be reported as bad again), no
     earlier try left copies on the run branch, training is not forced, and the champion was
-    trained on a commit whose data main still holds unchanged. Validation would then check no
+    trained on a commit whose data main still holds unchanged (with no champion: the newest
+    candidate was, and was not promoted, :func:`rejected_on_main_data`). Validation would then check no
     file, the merge would bring nothing, drift would compare nothing and training would be
     skipped. The run branch is deleted, as the merge step would. Cheap checks first: a night
     that copied files never asks MLflow. When in doubt (MLflow unreachable), the night takes the
@@ -299,7 +305,6 @@ def nothing_to_do(
     """
     if ingested["copied"] or ingested["rejected"] or ingested["refused_before"] or params.force_retrain:
         return None
-    from .lake.formats import data_suffixes
     from .quality.drift import no_drift
     from .release import registry
 
@@ -308,19 +313,21 @@ def nothing_to_do(
     branch = ingested["branch"]
     if lakefs_io.branch_exists(repo, branch) and lakefs_io.changed_paths(repo, branch, lakefs_io.DATA_PREFIX):
         return None  # an earlier try copied files: they must be validated
+    head = str(repo.branch(lakefs_io.MAIN).head.get_commit().id)
     champion = registry.champion_commit_quick(tracking_uri, ds.model_name)
     if champion is None:
-        return None  # no champion, or MLflow could not say: the full path finds out
-    version, trained_on = champion
-    head = str(repo.branch(lakefs_io.MAIN).head.get_commit().id)
-    unseen = trained_on != head and lakefs_io.changed_since(
-        clt, ds.repository, trained_on, head, lakefs_io.DATA_PREFIX, data_suffixes(ds.modality), limit=1
-    )
-    if unseen:
-        return None  # main holds data the champion has not seen: drift decides
-    unchanged = no_drift(params.drift_threshold, "nothing on main the champion has not seen", trained_on, head)
-    reason = training_decision(False, unchanged, version, False, params.ingest_only, backfill=backfill)
-    assert reason is not None  # neither forced nor new data, nor drift, and a champion exists
+        rejected = rejected_on_main_data(ds, clt, tracking_uri, head, params)
+        if rejected is None:
+            return None  # no champion (or MLflow could not say), nothing rejected: the full path trains
+        version, unchanged = None, no_drift(params.drift_threshold, "no champion yet", None, head)
+        reason = training_decision(False, unchanged, None, False, params.ingest_only, backfill, rejected)
+    else:
+        version, trained_on = champion
+        if _data_changed(ds, clt, trained_on, head):
+            return None  # main holds data the champion has not seen: drift decides
+        unchanged = no_drift(params.drift_threshold, "nothing on main the champion has not seen", trained_on, head)
+        reason = training_decision(False, unchanged, version, False, params.ingest_only, backfill=backfill)
+    assert reason is not None  # neither forced nor new data, nor drift; a champion, or a rejected candidate
     lakefs_io.delete_branch(repo, branch)
     log.info("nothing to do: %s; validate .. promote are skipped", reason)
     return {
@@ -330,14 +337,73 @@ def nothing_to_do(
     }
 
 
+def _data_changed(ds: DatasetConfig, clt: Any, since: str, head: str) -> bool:
+    """Whether main's data at ``head`` differs from that at commit ``since`` (a data file added,
+    changed or removed; other commits, such as the split record, do not count)."""
+    from .lake.formats import data_suffixes
+
+    return since != head and bool(
+        lakefs_io.changed_since(
+            clt, ds.repository, since, head, lakefs_io.DATA_PREFIX, data_suffixes(ds.modality), limit=1
+        )
+    )
+
+
+def rejected_on_main_data(
+    ds: DatasetConfig, clt: Any, tracking_uri: str, head: str, params: TriggerParams
+) -> str | None:
+    """Why training again is pointless with no champion, or None.
+
+    It is when the newest registered version was not promoted (the gate rejected it, or a person,
+    or the approval's timeout) and was trained on the data main holds at ``head``, with the same
+    dataset config and job knobs (``training.fingerprint``, :func:`~.config.training_fingerprint`):
+    this night would train the same candidate and reach the same decision, or ask a person again.
+    New data, drift, a config change or ``force_retrain`` train again. None on any doubt.
+    """
+    from .release import registry
+
+    newest = registry.newest_version_quick(tracking_uri, ds.model_name)
+    if newest is None or newest["decision"] == "promote":
+        return None
+    mine = params.fingerprint(ds)
+    if newest["fingerprint"] != mine:
+        log.info(
+            "no champion; v%s (%s) was trained with another config or knobs (training.fingerprint %s, "
+            "this night's %s): training",
+            newest["version"],
+            newest["decision"],
+            newest["fingerprint"],
+            mine,
+        )
+        return None
+    if _data_changed(ds, clt, newest["commit"], head):
+        log.info("no champion; main holds data v%s was not trained on: training", newest["version"])
+        return None
+    why = newest["reason"].splitlines()[0][:300]
+    return (
+        f"no champion, and candidate v{newest['version']} was trained on the data main holds with this "
+        f"config and was not promoted ({why}); nothing new merged, so training again would repeat it. "
+        "Set force_retrain to train anyway"
+    )
+
+
 def decide_training(
-    ds: DatasetConfig, tracking_uri: str, published: Published, drift: Drift, params: TriggerParams, backfill: bool
+    ds: DatasetConfig,
+    endpoint: LakeFSEndpoint,
+    tracking_uri: str,
+    published: Published,
+    drift: Drift,
+    params: TriggerParams,
+    backfill: bool,
 ) -> TrainingDecision:
     from .release import registry
 
     champion = registry.champion_version(tracking_uri, ds.model_name)
+    rejected = None
+    if champion is None and not (published["new_data"] or drift.get("drift_detected") or params.force_retrain):
+        rejected = rejected_on_main_data(ds, lakefs_io.client(endpoint), tracking_uri, published["commit"], params)
     skip = training_decision(
-        published["new_data"], drift, champion, params.force_retrain, params.ingest_only, backfill=backfill
+        published["new_data"], drift, champion, params.force_retrain, params.ingest_only, backfill, rejected
     )
     if skip:
         log.info("training skipped: %s", skip)

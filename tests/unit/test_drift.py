@@ -1,6 +1,7 @@
 import numpy as np
 
-from include.retrain import steps
+from include.retrain import config, steps
+from include.retrain.config import TriggerParams
 from include.retrain.quality import drift
 
 
@@ -39,6 +40,34 @@ def test_training_policy():
     assert steps.training_decision(True, nothing, "3", False, False, backfill=True).startswith("backfill run")
     assert steps.training_decision(True, nothing, None, False, False, backfill=True)  # deferred: no first model
     assert steps.training_decision(True, nothing, "3", True, False, backfill=True) is None  # forced
+    # no champion, and the candidate this night would train was rejected on the same data
+    assert steps.training_decision(False, nothing, None, False, False, rejected="v1 rejected") == "v1 rejected"
+    assert steps.training_decision(True, nothing, None, False, False, rejected="v1 rejected") is None  # new data
+    assert steps.training_decision(False, nothing, None, True, False, rejected="v1 rejected") is None  # forced
+
+
+def test_the_training_fingerprint_follows_the_config_and_every_knob_of_the_job():
+    ds = config.get("pump_fleet")
+    default = TriggerParams().fingerprint(ds)
+    # what the training job computes from its resolved arguments (jobs/train.py)
+    assert default == config.training_fingerprint(
+        ds, ds.tune.num_samples, ds.tune.max_epochs, ds.tune.gpus_per_trial, 0, 0.0
+    )
+    assert TriggerParams(force_retrain=True, drift_threshold=0.5).fingerprint(ds) == default  # not training knobs
+    assert TriggerParams(num_samples=ds.tune.num_samples).fingerprint(ds) == default  # the default, spelled out
+    others = [
+        TriggerParams(num_samples=ds.tune.num_samples + 1).fingerprint(ds),
+        TriggerParams(max_epochs=2).fingerprint(ds),
+        TriggerParams(gpus_per_trial=0.5).fingerprint(ds),
+        TriggerParams(train_label_noise=0.3).fingerprint(ds),
+        TriggerParams().fingerprint(ds.model_copy(update={"gate": ds.gate.model_copy(update={"floor": 0.5})})),
+    ]
+    assert len({default, *others}) == 6
+    # when and how a run happens is not what it trains: the approval timeout differs between the
+    # Airflow and the Ray processes of the local stack (its default comes from the environment)
+    operational = ds.model_copy(update={"deadline_minutes": 5.0, "schedule": "0 3 * * *"})
+    operational = operational.model_copy(update={"gate": ds.gate.model_copy(update={"approval_timeout_minutes": 1})})
+    assert TriggerParams().fingerprint(operational) == default
 
 
 def test_small_samples_of_the_same_distribution_do_not_read_as_drift():

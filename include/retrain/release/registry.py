@@ -276,6 +276,46 @@ def champion_commit_quick(tracking_uri: str, model_name: str, timeout: float = 1
     None on any doubt (no such model or alias, an error, MLflow basic auth answering 403 for a
     model that does not exist): callers use it only to skip work they would otherwise do.
     """
+    body = _rest_get(tracking_uri, "registered-models/alias", {"name": model_name, "alias": CHAMPION}, timeout)
+    version = (body or {}).get("model_version") or {}
+    commit = _tags(version).get("lakefs.commit")
+    return (str(version["version"]), str(commit)) if commit and version.get("version") else None
+
+
+def newest_version_quick(tracking_uri: str, model_name: str, timeout: float = 10.0) -> dict[str, str] | None:
+    """The newest registered version: its number, training commit, gate decision and reason, and
+    its training run's ``training.fingerprint``; two REST calls, without importing mlflow.
+
+    None on any doubt (no version, an error, a tag missing), as :func:`champion_commit_quick`.
+    """
+    found = _rest_get(
+        tracking_uri,
+        "model-versions/search",
+        {"filter": f"name='{model_name}'", "order_by": "version_number DESC", "max_results": 1},
+        timeout,
+    )
+    versions = (found or {}).get("model_versions") or []
+    if not versions or not versions[0].get("run_id"):
+        return None
+    version, tags = versions[0], _tags(versions[0])
+    run = _rest_get(tracking_uri, "runs/get", {"run_id": version["run_id"]}, timeout)
+    run_tags = _tags(((run or {}).get("run") or {}).get("data") or {})
+    out = {
+        "version": str(version.get("version") or ""),
+        "commit": tags.get("lakefs.commit", ""),
+        "decision": tags.get("gate.decision", ""),
+        "reason": tags.get("gate.reason", ""),
+        "fingerprint": run_tags.get("training.fingerprint", ""),
+    }
+    return out if all(out.values()) else None
+
+
+def _tags(entity: dict[str, Any]) -> dict[str, str]:
+    return {t.get("key"): t.get("value") for t in entity.get("tags") or []}
+
+
+def _rest_get(tracking_uri: str, path: str, params: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+    """GET ``/api/2.0/mlflow/<path>`` as the tasks' MLflow user; None on any error."""
     import os
 
     import requests
@@ -283,16 +323,14 @@ def champion_commit_quick(tracking_uri: str, model_name: str, timeout: float = 1
     user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
     try:
         resp = requests.get(
-            f"{tracking_uri.rstrip('/')}/api/2.0/mlflow/registered-models/alias",
-            params={"name": model_name, "alias": CHAMPION},
+            f"{tracking_uri.rstrip('/')}/api/2.0/mlflow/{path}",
+            params=params,
             auth=(user, password or "") if user else None,
             timeout=timeout,
         )
-        version = resp.json().get("model_version") or {} if resp.status_code == 200 else {}
+        return dict(resp.json()) if resp.status_code == 200 else None
     except (requests.RequestException, ValueError):
         return None
-    commit = {t.get("key"): t.get("value") for t in version.get("tags") or []}.get("lakefs.commit")
-    return (str(version["version"]), str(commit)) if commit and version.get("version") else None
 
 
 def log_drift(tracking_uri: str, experiment: str, run_id: str, drift: Drift) -> str:
