@@ -8,16 +8,17 @@ durations of its compute stages (ingest, validate, publish_data, train, evaluate
 3rd and last night against the 1st, in total and per stage. Goal (#15): the 10th night <= 1.2x
 the 1st at the same nightly volume.
 
-``--budget-mb`` lowers the dataset's ``tune.train_budget_mb`` (in a datasets.yaml of the bench's
-own, which the stack's Airflow and Ray read): at this volume the shipped 512 MB are never full, so
-every night is trained on; with a budget that a few nights fill, the training reads only the
-newest nights that fill it, and the later nights show what a full budget costs.
+``--budget-mb`` and ``--holdout-budget-mb`` lower the dataset's ``tune.train_budget_mb`` and
+``gate.holdout_budget_mb`` (in a datasets.yaml of the bench's own, which the stack's Airflow and
+Ray read): at this volume the shipped 512 and 256 MB are never full, so every night is trained
+on and evaluated on; with budgets that a few nights fill, the training and the evaluation read
+only the newest nights that fill them, and the later nights show what full budgets cost.
 
 When a gate is inconclusive, the bench answers the approval at once with "Promote" (as a person
 who agrees would), so no night waits for the approval timeout.
 
     PYTHONPATH=. .venv/bin/python bench/night_cost.py [--nights 10] [--dataset pump_fleet]
-        [--budget-mb 4] [--keep]
+        [--budget-mb 3] [--holdout-budget-mb 1] [--keep]
 """
 
 from __future__ import annotations
@@ -55,15 +56,19 @@ def approve_when_asked(api, dag_id: str, stop: threading.Event) -> None:
             print(f"  approval poll: {exc}", flush=True)
 
 
-def with_budget(path: Path, name: str, budget_mb: float) -> Path:
-    """A copy of the datasets.yaml in use at ``path``, with ``name``'s ``tune.train_budget_mb`` set."""
+def with_budgets(path: Path, name: str, train_mb: float | None, holdout_mb: float | None) -> Path:
+    """A copy of the datasets.yaml in use at ``path``, with ``name``'s ``tune.train_budget_mb`` and
+    ``gate.holdout_budget_mb`` set (those given)."""
     import yaml
 
     from include.retrain import config
 
     body = yaml.safe_load(config.datasets_file().read_text())
     (entry,) = (d for d in body["datasets"] if d["name"] == name)
-    entry.setdefault("tune", {})["train_budget_mb"] = budget_mb
+    if train_mb is not None:
+        entry.setdefault("tune", {})["train_budget_mb"] = train_mb
+    if holdout_mb is not None:
+        entry.setdefault("gate", {})["holdout_budget_mb"] = holdout_mb
     path.write_text(yaml.safe_dump(body, sort_keys=False))
     return path
 
@@ -80,11 +85,15 @@ def main() -> int:
     parser.add_argument("--assets", type=int, default=24, help="machines a night (sensor datasets)")
     parser.add_argument("--rows", type=int, default=512, help="rows per segment of a machine-night (sensors)")
     parser.add_argument("--budget-mb", type=float, help="the dataset's tune.train_budget_mb (default: its own)")
+    parser.add_argument(
+        "--holdout-budget-mb", type=float, help="the dataset's gate.holdout_budget_mb (default: its own)"
+    )
     parser.add_argument("--keep", action="store_true", help="leave the stack running")
     args = parser.parse_args()
     state = Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp"))
-    if args.budget_mb is not None:
-        os.environ[config.ENV_VAR] = str(with_budget(state / "datasets.yaml", args.dataset, args.budget_mb))
+    if args.budget_mb is not None or args.holdout_budget_mb is not None:
+        budgets = with_budgets(state / "datasets.yaml", args.dataset, args.budget_mb, args.holdout_budget_mb)
+        os.environ[config.ENV_VAR] = str(budgets)
     ds = config.get(args.dataset)
     volume = {"assets": args.assets, "rows_per_segment": args.rows} if ds.modality == "sensor" else {}
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a terminated bench still stops its stack

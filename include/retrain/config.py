@@ -212,6 +212,10 @@ class Gate(_Strict):
     # Default: $RETRAIN_APPROVAL_TIMEOUT_MINUTES of the deployment, else 12 h (shorter than a night,
     # so a run waiting for an answer never holds the next night back).
     approval_timeout_minutes: float = Field(default_factory=lambda: _approval_default(), gt=0)
+    # What the evaluation reads at most, in MB of float32 holdout samples: the newest nights whose
+    # held-out samples fill it (every class at least once); older nights are not read, so the gate's
+    # cost stops growing with the history on main (ml/dataset.load_holdout; docs/design-notes.md).
+    holdout_budget_mb: float = Field(default=256.0, gt=0)
 
     @field_validator("recall_floors")
     @classmethod

@@ -37,6 +37,12 @@ def test_the_streamed_holdout_of_real_watches_is_the_holdout_of_the_whole_commit
     streamed = dataset.load_holdout(ds, commit, clt)
     assert streamed.plan == whole.plan and len(streamed["holdout"]) > 0
     _same(streamed["holdout"], whole["holdout"])
+    # within a holdout budget of one window: the newest nights whose holdout has every activity,
+    # the same samples as the holdout of those nights read whole
+    budgeted = dataset.load_holdout(ds, commit, clt, budget_mb=dataset.sample_bytes(ds) / 2**20)
+    print(f"a holdout budget of one window reads the nights {budgeted.nights or 'all'}")
+    expected = dataset.load_splits(ds, commit, clt, since=budgeted.since() or None)
+    _same(budgeted["holdout"], expected["holdout"])
 
     poisoned = next(p for p, _, _ in lakefs_io.list_paths(clt, ds.repository, commit, "data/") if "watch-01" in p)
     table = pd.read_csv(io.BytesIO(lakefs_io.read_bytes(clt, ds.repository, commit, poisoned)))
@@ -56,3 +62,25 @@ def test_the_streamed_holdout_of_real_images_is_the_holdout_of_the_whole_commit(
     whole, streamed = dataset.load_splits(ds, commit, clt), dataset.load_holdout(ds, commit, clt)
     assert len(streamed["holdout"]) > 0
     _same(streamed["holdout"], whole["holdout"])
+
+
+def test_the_evaluation_reads_the_holdout_of_the_newest_nights_that_fill_its_budget(stack, endpoint):
+    ds = dataset_copy("digits", "holdout_budget_digits")
+    first, later = "2026-10-01", "2026-10-02"
+    night_1 = {k.split("/", 1)[1]: v for k, v in digit_pngs(30, first).items()}
+    night_2 = {  # the next 30 images of each digit
+        k.split("/", 1)[1]: v for k, v in digit_pngs(60, later).items() if k.split("/", 1)[1] not in night_1
+    }
+    publish_files(stack, endpoint, ds, first, "holdout_budget__1", night_1)
+    commit = publish_files(stack, endpoint, ds, later, "holdout_budget__2", night_2)
+    clt = lakefs_io.client(endpoint)
+    one = dataset.sample_bytes(ds) / 2**20
+    newest = dataset.load_holdout(ds, commit, clt, budget_mb=one)
+    assert newest.nights == [later]  # every digit is held out on the newest night: the older one is not read
+    # what make reproduce reads (load_splits would refuse this night alone: no '7' in its val split)
+    _same(newest["holdout"], dataset.load_holdout(ds, commit, clt, since=later)["holdout"])
+    # a budget the newest night does not fill reads both: the whole holdout
+    bigger = dataset.load_holdout(ds, commit, clt, budget_mb=(len(newest["holdout"]) + 1.5) * one)
+    assert bigger.nights is None
+    _same(bigger["holdout"], dataset.load_holdout(ds, commit, clt)["holdout"])
+    assert len(bigger["holdout"]) > len(newest["holdout"])

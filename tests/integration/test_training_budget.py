@@ -1,7 +1,8 @@
 """The real training job on a split larger than ``tune.train_budget_mb`` reads only the newest
 nights that fill the budget, trains on a class-stratified sample that fits it, says both in its
 log, and records them on the candidate (MLflow params), so ``make reproduce`` reads the same
-nights and samples (``reproduce.fetch``, ``reproduce.train``).
+nights and samples (``reproduce.fetch``, ``reproduce.train``). The real evaluation job within a
+``gate.holdout_budget_mb`` does the same with the holdout (tag ``holdout.since``).
 """
 
 from __future__ import annotations
@@ -42,3 +43,14 @@ def test_a_split_over_the_budget_trains_on_a_stratified_sample_recorded_on_the_c
     newest = dataset.load_splits(ds, commit, clt, since="2025-07-02")  # what make reproduce reads
     whole = dataset.load_splits(ds, commit, clt)
     assert int(params["train_samples_available"]) == len(newest["train"]) < len(whole["train"])
+
+    # the evaluation within a holdout budget of one window: the newest night's holdout, recorded
+    gate = ds.gate.model_copy(update={"holdout_budget_mb": WINDOW_BYTES / 2**20})
+    ds = ds.model_copy(update={"gate": gate})
+    evaluate = f"python -m include.retrain.jobs.evaluate --dataset {ds.name} --commit {commit}"
+    evaluate += f" --run-id {trained['run_id']}"
+    scored, log = wait_job(*submit_job(stack, ds, evaluate, "budget__evaluate", tmp_path))
+    assert "the holdout of the newest 1 night (2025-07-02 .. 2025-07-02)" in log, log[-3000:]
+    assert scored["holdout_samples"] == len(newest["holdout"]) < len(whole["holdout"])
+    tags = MlflowClient(stack.config.url("mlflow")).get_run(trained["run_id"]).data.tags
+    assert tags["holdout.since"] == "2025-07-02"

@@ -105,6 +105,31 @@ def test_training_reads_the_newest_nights_that_fill_the_budget_with_every_class_
     assert dataset.newest_nights(ds, room * one / 2**20, newest_first, samples_of) == newest_first
 
 
+def test_the_evaluation_reads_the_newest_nights_whose_holdout_fills_its_budget_with_every_class():
+    from include.retrain.ml import dataset, features
+
+    ds, windows = _nights()
+    newest_first = sorted(windows, reverse=True)
+    one = dataset.sample_bytes(ds) / 2**20
+    holdout = {n: features.split(w)["holdout"] for n, w in windows.items()}
+
+    def samples_of(night):
+        return windows[night].y, windows[night].keys
+
+    def holdout_nights(budget_windows: float, nights: list[str]) -> list[str]:
+        return dataset.newest_nights(ds, budget_windows * one, nights, samples_of, fill="holdout", cover=("holdout",))
+
+    # no badminton in the newest night's holdout, no running in the one before's: together every class
+    assert holdout_nights(1, newest_first) == newest_first[:2]
+    assert holdout_nights(1, newest_first[1:]) == newest_first[1:]
+    # the budget counts held-out samples: one more than the newest two hold goes on to the third,
+    # where the training's rule (train samples, every class in every split) stops at two
+    both = len(holdout["2026-11-03"]) + len(holdout["2026-11-02"])
+    assert holdout_nights(both + 0.5, newest_first) == newest_first[:2]
+    assert holdout_nights(both + 1.5, newest_first) == newest_first
+    assert dataset.newest_nights(ds, (both + 1.5) * one, newest_first, samples_of) == newest_first[:2]
+
+
 def test_the_labels_and_keys_of_windows_are_those_of_the_windows():
     ds, _ = _nights()
     from devstack.real_data import basic_motions_fleet

@@ -2,7 +2,8 @@
 
 The holdout is every sample whose split unit (ml/splits.py) hashes into the holdout split, read
 at the candidate's lakeFS commit file by file (the other splits' rows are let go as each file is
-read: memory follows the holdout, not the commit); both models see exactly the same samples.
+read: memory follows the holdout, not the commit), from the newest nights that fill
+``gate.holdout_budget_mb``; both models see exactly the same samples.
 
     python -m include.retrain.jobs.evaluate --dataset pump_fleet --commit <id> --run-id <candidate run>
 """
@@ -58,13 +59,21 @@ def evaluate(ds: config_mod.DatasetConfig, commit: str, run_id: str) -> Evaluati
     evaluated_at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     # the split recorded by the training (SplitUnfit, no retry, if a class misses the holdout)
     started = time.monotonic()
-    split = dataset.load_holdout(ds, commit, lakefs_io.client_from_env())
+    budget = ds.gate.holdout_budget_mb
+    split = dataset.load_holdout(ds, commit, lakefs_io.client_from_env(), budget_mb=budget)
     holdout = split["holdout"]
     print(
         f"holdout of {len(holdout)} samples, split {split.plan.describe()}, "
         f"read file by file in {time.monotonic() - started:.1f}s",
         flush=True,
     )
+    if split.nights is not None:
+        print(
+            f"the holdout of the newest {len(split.nights)} night{'s' * (len(split.nights) != 1)} "
+            f"({split.since()} .. {split.nights[0]}) fills gate.holdout_budget_mb {budget:g} with every class; "
+            "older nights were not read",
+            flush=True,
+        )
     labels = ds.labels
     candidate = mlflow.pytorch.load_model(f"runs:/{run_id}/model")
     pred = models.predict(candidate, holdout.x)
@@ -103,6 +112,8 @@ def evaluate(ds: config_mod.DatasetConfig, commit: str, run_id: str) -> Evaluati
     client = mlflow.MlflowClient()
     for k, v in {**scores, "holdout_samples": float(len(holdout))}.items():
         client.log_metric(run_id, k, float(v))
+    # the oldest night whose holdout was scored ("" = every night at the commit): make reproduce reads the same
+    client.set_tag(run_id, "holdout.since", split.since())
     client.set_tag(run_id, "champion.version", champ_version or "none")
     client.set_tag(run_id, "reference.version", reference or "none")
     client.log_dict(run_id, ev, "evaluation/evidence.json")

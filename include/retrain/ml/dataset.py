@@ -253,12 +253,15 @@ def newest_nights(
     budget_mb: float,
     nights: list[str],
     labels_and_keys: Callable[[str], tuple[np.ndarray, np.ndarray]],
+    fill: str = "train",
+    cover: Collection[str] = SPLITS,
 ) -> list[str]:
-    """The newest of ``nights`` (newest first) whose training samples, counted night by night,
-    fill ``budget_mb`` and give every class a sample in every split; all of them when they never
-    do. ``labels_and_keys`` reads a night: its samples' labels and unit keys. The count is per
-    night (a window across midnight is not counted): it decides only where reading stops; the
-    budget itself is applied to the samples then read (``training.within_budget``).
+    """The newest of ``nights`` (newest first) whose ``fill`` samples, counted night by night,
+    fill ``budget_mb`` and give every class a sample in every split of ``cover``; all of them
+    when they never do. ``labels_and_keys`` reads a night: its samples' labels and unit keys. The
+    count is per night (a window across midnight is not counted): it decides only where reading
+    stops; the training's budget itself is applied to the samples then read
+    (``training.within_budget``).
     """
     room = int(budget_mb * 2**20 // sample_bytes(ds))
     counts = {s: dict.fromkeys(ds.labels, 0) for s in SPLITS}
@@ -268,7 +271,8 @@ def newest_nights(
         for split, per_label in features.split_counts(*labels_and_keys(night), ds.labels).items():
             for label, n in per_label.items():
                 counts[split][label] += n
-        if sum(counts["train"].values()) >= room and all(n for c in counts.values() for n in c.values()):
+        covered = all(n for s in cover for n in counts[s].values())
+        if sum(counts[fill].values()) >= room and covered:
             break
     return taken
 
@@ -282,29 +286,62 @@ def sample_bytes(ds: DatasetConfig) -> int:
     return 4 * len(ds.sensor.channels) * ds.sensor.window
 
 
-def load_holdout(ds: DatasetConfig, commit: str, clt: Any) -> SplitSamples:
+def load_holdout(
+    ds: DatasetConfig, commit: str, clt: Any, budget_mb: float | None = None, since: str | None = None
+) -> SplitSamples:
     """The holdout alone (``parts`` has only ``holdout``), the same samples as
     ``load_splits(...)["holdout"]``, read file by file: the rows or images of other splits are let
-    go as each file is read, so memory follows the holdout, not the commit. Every file is still
-    read and checked (:class:`UntrustedData`).
+    go as each file is read, so memory follows the holdout, not the commit. Every file read is
+    checked (:class:`UntrustedData`).
+
+    Which nights are read: every one by default; the nights from ``since`` on (a reproduction);
+    with ``budget_mb`` (the evaluation: ``gate.holdout_budget_mb``), the newest nights first,
+    until their holdout samples fill the budget and every class has one (:func:`newest_nights`):
+    older nights are not read at all. The samples are then those of
+    ``load_splits(..., since=<the oldest night read>)["holdout"]``; ``nights`` says which were read.
 
     Needs the plan: the configured one, else the one the training recorded; without either (no
     training recorded a plan yet) the whole commit is loaded to decide it, as :func:`load_splits`
     does. Raises :class:`~.splits.SplitUnfit` when a class has no holdout sample.
     """
     plan = known_plan(ds, clt)
+    if plan is None:
+        assert ds.modality == "sensor"  # images have a fixed plan (by the image's bytes)
+        whole = load_splits(ds, commit, clt, since=since)
+        return SplitSamples({"holdout": whole["holdout"]}, whole.plan, whole.flat_windows_dropped, whole.nights)
+    by_night = data_paths(ds, commit, clt)
+    nights = sorted((n for n in by_night if since is None or n >= since), reverse=True)
+    block = plan.block_seconds if plan.unit == "time" else None
+    spec = ds.sensor
+
+    def read(paths: list[str]) -> Any:  # the held-out samples (images) or rows (sensors) of files
+        if ds.modality == "image":
+            return load_image_samples(ds, commit, clt, wanted=("holdout",), paths=paths)
+        assert spec is not None
+        return features.wanted_rows(sensor_tables(ds, commit, clt, paths), spec, block, {"holdout"})
+
+    read_by_night: dict[str, Any] = {}
+    if budget_mb is not None and since is None:
+
+        def labels_and_keys(night: str) -> tuple[np.ndarray, np.ndarray]:
+            got = read_by_night[night] = read(by_night[night])
+            if ds.modality == "image":
+                return got.y, got.keys
+            assert spec is not None
+            return features.window_labels(got.rows, spec, block)
+
+        nights = newest_nights(ds, budget_mb, nights, labels_and_keys, fill="holdout", cover=("holdout",))
+    in_order = sorted(nights, key=lambda n: by_night[n][0])  # the files' order, as one read of them all
+    if read_by_night:
+        parts = [read_by_night.pop(n) for n in in_order]
+    else:  # one read of every file: every bad file is named at once
+        parts = [read([p for n in in_order for p in by_night[n]])]
     dropped = 0
     if ds.modality == "image":
-        assert plan is not None
-        holdout = load_image_samples(ds, commit, clt, wanted=("holdout",))
+        holdout = features.concat(parts)
     else:
-        spec = ds.sensor
         assert spec is not None
-        if plan is None:
-            whole = load_splits(ds, commit, clt)
-            return SplitSamples({"holdout": whole["holdout"]}, whole.plan, whole.flat_windows_dropped)
-        block = plan.block_seconds if plan.unit == "time" else None
-        holdout = features.streamed_windows(sensor_tables(ds, commit, clt), spec, block, {"holdout"})
+        holdout = features.windows_of_rows(parts, spec, block)
         if ds.validation.constant_channel == "window":
             flat = features.flat_windows(holdout.x, ds.validation.min_channel_std)
             holdout, dropped = holdout.subset(~flat), int(flat.sum())
@@ -318,4 +355,5 @@ def load_holdout(ds: DatasetConfig, commit: str, clt: Any) -> SplitSamples:
             + ", ".join(f"{lab} {n}" for lab, n in support.items())
             + ". Nothing was evaluated."
         )
-    return SplitSamples({"holdout": holdout}, plan, dropped)
+    every = since is None and len(nights) == len(by_night)
+    return SplitSamples({"holdout": holdout}, plan, dropped, None if every else nights)

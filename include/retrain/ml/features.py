@@ -158,6 +158,23 @@ def streamed_windows(
     """The windows of the ``wanted`` splits of the tables' concatenation, holding only their rows:
     each table's other rows are let go as it comes (its timestamps are kept with
     ``block_seconds``, 8 bytes a row, for each machine's median interval)."""
+    return windows_of_rows([wanted_rows(tables, spec, block_seconds, wanted)], spec, block_seconds)
+
+
+@dataclass
+class WantedRows:
+    """The rows of some splits' units (:func:`wanted_rows`), and with time blocks every row's
+    timestamp by asset (ns): what :func:`windows_of_rows` needs."""
+
+    rows: pd.DataFrame
+    stamps: dict[str, list[np.ndarray]]
+
+
+def wanted_rows(
+    tables: Iterable[pd.DataFrame], spec: SensorSpec, block_seconds: float | None, wanted: set[str]
+) -> WantedRows:
+    """The rows of the ``wanted`` splits' units in ``tables``, concatenated; the other rows are
+    let go as each table comes."""
     kept: list[pd.DataFrame] = []
     stamps: dict[str, list[np.ndarray]] = {}
     for table in tables:
@@ -169,8 +186,20 @@ def streamed_windows(
         if len(rows):
             kept.append(rows)
     columns = [spec.asset_column, spec.timestamp_column, spec.label_column, *spec.channels]
-    rows = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=columns)
-    return sensor_windows(rows, spec, block_seconds, asset_medians(stamps) if block_seconds is not None else None)
+    return WantedRows(pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=columns), stamps)
+
+
+def windows_of_rows(parts: list[WantedRows], spec: SensorSpec, block_seconds: float | None) -> Samples:
+    """The windows of ``parts`` concatenated in order, as :func:`sensor_windows` cuts the whole
+    tables they came from (each machine's median interval over all its timestamps)."""
+    rows = pd.concat([p.rows for p in parts], ignore_index=True) if len(parts) > 1 else parts[0].rows
+    if block_seconds is None:
+        return sensor_windows(rows, spec)
+    stamps: dict[str, list[np.ndarray]] = {}
+    for part in parts:
+        for asset, arrays in part.stamps.items():
+            stamps.setdefault(asset, []).extend(arrays)
+    return sensor_windows(rows, spec, block_seconds, asset_medians(stamps))
 
 
 def flat_windows(x: np.ndarray, min_std: float) -> np.ndarray:

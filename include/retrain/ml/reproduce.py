@@ -71,6 +71,8 @@ def params_from_registry(client: Any, model: str, version: str) -> dict[str, Any
             "data_since": p.get("train_data_since") or None,
             "hp": hp,
         },
+        # the oldest night whose holdout the evaluation scored (absent or "": every night at the commit)
+        "holdout_since": run.data.tags.get("holdout.since") or None,
         "registered": {k: float(m[k]) for k in ("holdout_accuracy", "holdout_macro_f1") if k in m},
         "tolerance": DEFAULT_TOLERANCE,
     }
@@ -95,8 +97,9 @@ def fetch() -> None:
     ds = config_mod.get(params["dataset"])
     commit, clt = params["lakefs"]["commit"], lakefs_io.client_from_env()
     splits = dataset.load_splits(ds, commit, clt, since=params["train"].get("data_since"))
-    if splits.nights is not None:  # the training read the newest nights; the evaluation the whole holdout
-        splits.parts["holdout"] = dataset.load_holdout(ds, commit, clt)["holdout"]
+    holdout_since = params.get("holdout_since")
+    if splits.nights is not None or holdout_since:  # the evaluation read other nights than the training
+        splits.parts["holdout"] = dataset.load_holdout(ds, commit, clt, since=holdout_since)["holdout"]
     arrays = {f"{name}_{part}": getattr(s, part) for name, s in splits.items() for part in ("x", "y")}
     print(f"split {splits.plan.describe()} ({splits.plan.reason})")
     DATA.parent.mkdir(parents=True, exist_ok=True)
