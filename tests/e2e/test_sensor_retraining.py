@@ -40,7 +40,7 @@ def nights_run(stack):
     return nights(stack, DS, DATES, rows_per_segment=384)
 
 
-def test_nights_run_give_an_accurate_champion_with_real_lineage(nights_run, clt, repo, mlflow_client):
+def test_nights_run_give_an_accurate_champion_with_real_lineage(stack, nights_run, clt, repo, mlflow_client):
     for s in nights_run:
         assert s["new_data"] is True
         assert s["validation"]["passed"] and s["validation"]["files_total"] == 24
@@ -65,6 +65,10 @@ def test_nights_run_give_an_accurate_champion_with_real_lineage(nights_run, clt,
     plan = splits.read_record(clt, DS.repository)
     assert plan is not None and plan.decided_at == nights_run[0]["commit"]  # decided by night 1, kept
     assert nights_run[-1]["training"]["split"] == plan.describe()
+    # an evaluation ends within the operator's defer_after: no round trip through the triggerer,
+    # and its job's log is in the task log all the same
+    log = stack.airflow_api().task_log(DS.dag_id, nights_run[-1]["run_id"], "evaluate", 1)
+    assert "no deferral" in log and "holdout of" in log and "RETRAIN_RESULT" in log, log[-3000:]
 
 
 def test_task_links_open_the_lakefs_commit_and_mlflow_run_of_the_run(stack, nights_run, mlflow_client):

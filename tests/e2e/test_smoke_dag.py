@@ -38,6 +38,11 @@ def test_smoke_run_through_scheduler_and_triggerer(stack):
     summary = api.xcom("smoke_platform", run["dag_run_id"], "summarize")
     assert summary["ray_status"] == "SUCCEEDED"
     _check_lineage(stack, summary)
+    # the smoke job defers at once: the trigger streams the job's log into the task log, the lines
+    # after its stream was cut at the job's end included
+    log = api.task_log("smoke_platform", run["dag_run_id"], "run_ray_job", 1)
+    assert "deferring to the triggerer" in log, log[-3000:]
+    assert "tasks ran on" in log and "RETRAIN_RESULT" in log, log[-3000:]
 
 
 def test_smoke_run_with_airflow_dags_test(stack, tmp_path):

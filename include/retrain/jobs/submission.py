@@ -71,7 +71,8 @@ def runtime_env(extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "py_modules": [str(INCLUDE_DIR)],
         "excludes": SHIP_EXCLUDES,
-        "env_vars": {"PYTHONUNBUFFERED": "1", **(extra_env or {})},
+        # no download progress bars: the job's log is the task log an operator reads
+        "env_vars": {"PYTHONUNBUFFERED": "1", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", **(extra_env or {})},
     }
 
 
