@@ -22,6 +22,12 @@ from .connections import RAY_CONN, aray_token, ray_address, ray_token
 from .extra_links import LinksMixin
 
 
+def log_job_lines(log: Any, sub_id: str, lines: list[str]) -> None:
+    """Lines of a job's log into the task log, each prefixed ``[ray <job id>]`` (docs/operations.md)."""
+    for line in lines:
+        log.info("[ray %s] %s", sub_id, line)
+
+
 class RayJobTrigger(BaseTrigger):
     """Streams a Ray job's log into the task log and fires when the job ends."""
 
@@ -52,9 +58,9 @@ class RayJobTrigger(BaseTrigger):
             nonlocal streamed
             try:
                 async for chunk in client.tail_job_logs(self.submission_id):
-                    for line in chunk.rstrip("\n").splitlines():
-                        self.log.info("[ray %s] %s", self.submission_id, line)
-                        streamed += 1
+                    lines = chunk.rstrip("\n").splitlines()
+                    log_job_lines(self.log, self.submission_id, lines)
+                    streamed += len(lines)
             except Exception as exc:  # log streaming is best effort; the status below decides
                 self.log.warning("log stream of %s ended: %s", self.submission_id, exc)
 
@@ -73,8 +79,7 @@ class RayJobTrigger(BaseTrigger):
         if status is not None:
             with contextlib.suppress(Exception):  # the task's execute_complete reads the whole log again
                 logs = await asyncio.to_thread(client.get_job_logs, self.submission_id)
-                for line in logs.splitlines()[streamed:]:
-                    self.log.info("[ray %s] %s", self.submission_id, line)
+                log_job_lines(self.log, self.submission_id, logs.splitlines()[streamed:])
         yield TriggerEvent({"submission_id": self.submission_id, "status": status})
 
 
@@ -176,8 +181,7 @@ class RayJobOperator(LinksMixin, BaseOperator):
         client = submission.job_client(ray_address(self.ray_conn_id), ray_token(self.ray_conn_id))
         logs = client.get_job_logs(sub_id)
         if log_lines:
-            for line in logs.splitlines():
-                self.log.info("[ray %s] %s", sub_id, line)
+            log_job_lines(self.log, sub_id, logs.splitlines())
         if status != "SUCCEEDED":
             tail = "\n".join(line for line in logs.splitlines()[-30:] if not line.startswith(submission.ERROR_PREFIX))
             error = submission.parse_error(logs)
