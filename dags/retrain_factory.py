@@ -50,7 +50,14 @@ from include.retrain.adapters.alerts import RetrainFailureNotifier
 from include.retrain.adapters.approval import TASK_ID as APPROVE_TASK
 from include.retrain.adapters.approval import ApprovalTask, forget_earlier_answer
 from include.retrain.adapters.config_errors import config_error_dag
-from include.retrain.adapters.connections import LAKEFS_CONN, MLFLOW_CONN, lakefs_endpoint, mlflow_url, ui_url
+from include.retrain.adapters.connections import (
+    LAKEFS_CONN,
+    MLFLOW_CONN,
+    lakefs_endpoint,
+    mlflow_url,
+    ray_endpoint,
+    ui_url,
+)
 from include.retrain.adapters.dag_run import is_backfill, lineage, partition_date
 from include.retrain.adapters.deadlines import RunQueuedAt
 from include.retrain.adapters.errors import fail_without_retry
@@ -123,7 +130,7 @@ def build_retrain_dag(cfg: config.DatasetConfig) -> DAG:
         @linked_task(links=(L.LAKEFS_BRANCH, L.LAKEFS_DIFF, L.VALIDATION_REPORT), **lakefs_links)
         def validate(ingested: handoffs.Ingested, dag_run: Any) -> handoffs.Validated:
             with fail_without_retry():
-                return steps.validate(cfg, lakefs_endpoint(), ingested, lineage(dag_run))
+                return steps.validate(cfg, lakefs_endpoint(), ingested, lineage(dag_run), ray_endpoint())
 
         @linked_task(pool="lakefs_merge", outlets=[data_asset], links=(L.LAKEFS_COMMIT,), **lakefs_links)
         def publish_data(

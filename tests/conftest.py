@@ -71,6 +71,8 @@ _shipped["datasets"].append(_approval)
 # (tests/e2e/test_no_champion.py)
 _first = copy.deepcopy(_guard) | {"name": "pump_first", "landing": {**_pump["landing"], "prefix": "pump_first"}}
 _first["gate"] = {**_pump["gate"], "floor": 0.6}  # a clear reject with mislabelled training, a promote without
+# every run of it has its files examined by a Ray job, which the DAG's validate task submits
+_first["validation"] = {**_pump.get("validation", {}), "spread_above_mb": 0}
 _shipped["datasets"].append(_first)
 _DATASETS.write_text(yaml.safe_dump(_shipped, sort_keys=False))
 TEST_DEADLINE_MINUTES = {"pump_fleet": 0.5}

@@ -103,6 +103,10 @@ class Validation(_Strict):
     # it is flat throughout (a dead sensor); "keep" trains on everything
     constant_channel: Literal["window", "file", "keep"] = "window"
     ranges: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    # a run whose new sensor files weigh more than this (MiB) is examined by a Ray job that spreads
+    # the files over the cluster's workers; below it, by threads in the validation task, since the
+    # job's fixed cost (about 5 s) is more than spreading saves. null: always in the task
+    spread_above_mb: float | None = Field(default=1024.0, ge=0)
     # image checks
     min_std: float = Field(default=5.0, ge=0.0)  # below: blank
     min_mean: float = Field(default=15.0, ge=0.0, le=255.0)  # below: under-exposed
@@ -362,6 +366,7 @@ NOT_IN_FINGERPRINT: dict[str, Any] = {
     "max_active_runs": True,
     "landing": True,
     "gate": {"approval_timeout_minutes"},
+    "validation": {"spread_above_mb"},  # where files are examined, not what passes
 }
 
 

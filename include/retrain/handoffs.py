@@ -77,6 +77,17 @@ class Validated(TypedDict):
     quarantined: list[str]  # paths refused by this run (removed from the run branch)
     quarantine: Quarantine | None  # where they are kept
     files_to_merge: int  # files the run branch brings into main
+    examined_on_ray: NotRequired[ExaminedOnRay | None]  # None: the files were examined in the task
+
+
+class ExaminedOnRay(TypedDict):
+    """A run's files examined by a Ray job (``validation.spread_above_mb``): what the job did."""
+
+    submission_id: str
+    tasks: int
+    nodes: int
+    tasks_per_node: list[int]  # Ray tasks each node ran, most first
+    seconds: float
 
 
 class Published(TypedDict):

@@ -17,6 +17,7 @@ from .handoffs import (
     COST_STAGES,
     Candidate,
     Drift,
+    ExaminedOnRay,
     GateDecision,
     Ingested,
     NothingToDo,
@@ -28,6 +29,7 @@ from .handoffs import (
     TrainingDecision,
     Validated,
 )
+from .jobs.submission import RayEndpoint
 from .lake import guard, lakefs_io, quarantine
 from .lake.ingest import ingest_partition
 from .lake.lakefs_io import LakeFSEndpoint
@@ -82,7 +84,13 @@ def ingest(ds: DatasetConfig, landing: Any, date: str, endpoint: LakeFSEndpoint,
     return result.as_dict()
 
 
-def validate(ds: DatasetConfig, endpoint: LakeFSEndpoint, ingested: Ingested, lineage: RunLineage) -> Validated:
+def validate(
+    ds: DatasetConfig,
+    endpoint: LakeFSEndpoint,
+    ingested: Ingested,
+    lineage: RunLineage,
+    ray: RayEndpoint | None = None,
+) -> Validated:
     """Validate everything the run branch would bring into main; keep refused files in quarantine.
 
     What is checked is the branch's diff against main (normally this try's copies; after a crash,
@@ -90,6 +98,9 @@ def validate(ds: DatasetConfig, endpoint: LakeFSEndpoint, ingested: Ingested, li
     Files refused by an earlier run of the date (``refused_before``) and files rejected at ingest
     count as bad; files of the partition already on main count as good. Refused files are copied
     to the quarantine branch with the report, then removed from the run branch.
+
+    Sensor files larger together than ``validation.spread_above_mb`` are examined by a Ray job on
+    ``ray``'s cluster (``jobs/file_statistics.py``); the task judges them as it judges its own.
     """
     from .quality.checks import validate_files
     from .quality.report import FileResult, ValidationReport
@@ -109,7 +120,18 @@ def validate(ds: DatasetConfig, endpoint: LakeFSEndpoint, ingested: Ingested, li
         return lakefs_io.read_bytes(clt, ds.repository, branch.id, lakefs_io.DATA_PREFIX + path)
 
     empty = ValidationReport(ds.name, [], ds.validation.max_bad_fraction)
-    report = validate_files(ds, files, reread) if paths else empty
+    limit = ds.validation.spread_above_mb
+    spread = None
+    if (
+        paths
+        and ray is not None
+        and ds.sensor is not None
+        and limit is not None
+        and sum(sizes.values()) > limit * 2**20
+    ):
+        report, spread = _validate_on_ray(ds, ray, branch.id, lineage, paths, reread)
+    else:
+        report = validate_files(ds, files, reread) if paths else empty
     report.already_valid = ingested["skipped"]
     for key, reason in ingested["rejected"].items():  # unsafe landing keys count as bad files
         report.files.append(FileResult(key, 0, [reason]))
@@ -126,6 +148,7 @@ def validate(ds: DatasetConfig, endpoint: LakeFSEndpoint, ingested: Ingested, li
         "quarantined": bad,
         "quarantine": None,
         "files_to_merge": len(paths) - len(bad),
+        "examined_on_ray": spread,
     }
     if bad:
         kept = json.dumps({**validated, "quarantine": {"branch": quarantine.BRANCH}}, indent=2).encode()
@@ -153,6 +176,25 @@ def validate(ds: DatasetConfig, endpoint: LakeFSEndpoint, ingested: Ingested, li
         branch.delete_objects(bad)
         log.warning("quarantined %d files: %s", len(bad), ", ".join(bad))
     return validated
+
+
+def _validate_on_ray(
+    ds: DatasetConfig, ray: RayEndpoint, branch: str, lineage: RunLineage, paths: list[str], reread: Any
+) -> tuple[Any, ExaminedOnRay]:
+    """The files examined by a Ray job, judged here: the report, and what the job did."""
+    from .jobs.file_statistics import examine_on_ray
+    from .quality.sensor import judge_sensor_files
+
+    examined, spread = examine_on_ray(ray, ds, branch, lineage.run_id)
+    listed = [p.removeprefix(lakefs_io.DATA_PREFIX) for p in paths]
+    got = [ex.result.path for ex in examined]
+    if got != listed:  # nothing but this run writes its branch: a difference is a defect, not data
+        missing, extra = sorted(set(listed) - set(got)), sorted(set(got) - set(listed))
+        raise RuntimeError(
+            f"Ray job {spread['submission_id']} examined other files than the branch holds: "
+            f"not examined {missing[:5]}, not on the branch {extra[:5]}; Clear the task to examine them again"
+        )
+    return judge_sensor_files(ds, ((None, ex) for ex in examined), reread), spread
 
 
 def _published_report(clt: Any, repo: Any, ds: DatasetConfig, ingested: Ingested, run_id: str) -> Validated:

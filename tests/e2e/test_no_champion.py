@@ -5,6 +5,9 @@ trained with most labels moved to the next class (``train_label_noise``), so the
 and no champion exists. The same night again (a Clear), with the same config and knobs, would train
 the same candidate and reject it again (or ask a person again, and wait for the timeout): it stops
 after ingest. A new run of the partition with other knobs is a different candidate: it is trained.
+
+Its files are examined by a Ray job (``validation.spread_above_mb: 0``): the DAG's own task
+submits it with the Airflow connection's address and token.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ def test_a_rejected_first_candidate_is_not_trained_again_on_the_same_data(stack,
     run, summary = run_date(stack, DS, DATE, BAD)
     assert run["state"] == "success" and summary["gate"]["decision"] == "reject", summary.get("gate")
     rejected = summary["model"]["version"]
+    validated = stack.airflow_api().xcom(DS.dag_id, run["dag_run_id"], "validate")
+    assert validated["examined_on_ray"]["tasks"] >= 1 and validated["passed"], validated
     head = main_head(repository(clt, DS))
     assert "champion" not in mlflow_client.get_registered_model(DS.model_name).aliases
 

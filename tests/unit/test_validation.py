@@ -162,7 +162,7 @@ def test_large_files_are_parsed_a_few_at_a_time(monkeypatch):
     budget = int(1.5 * min(len(b) for b in files.values()))
     monkeypatch.setattr(sensor, "PARSE_AHEAD_BYTES", budget, raising=False)
     lock, state = threading.Lock(), {"now": 0, "most": 0}
-    examine = sensor._examine
+    examine = sensor.examine
 
     def counted(path, body, ds_):
         with lock:
@@ -175,7 +175,40 @@ def test_large_files_are_parsed_a_few_at_a_time(monkeypatch):
             with lock:
                 state["now"] -= 1
 
-    monkeypatch.setattr(sensor, "_examine", counted)
+    monkeypatch.setattr(sensor, "examine", counted)
     report = sensor.validate_sensor_files(ds, files)
     assert report.passed and len(report.files) == 6
     assert state["most"] == 1
+
+
+def test_files_examined_elsewhere_are_judged_as_files_examined_here():
+    """What a Ray job sends back (``Examined.as_dict`` through JSON) judges as the file itself."""
+    import json
+
+    from devstack.real_data import basic_motions_fleet, device_csvs
+
+    ds = config.get("motions_fleet")
+    files = device_csvs(basic_motions_fleet(4))
+    table = pd.read_csv(io.BytesIO(files["watch-01.csv"]))
+    table.loc[5, "acc_y"] = np.nan  # a gap: the statistics skip it, the null count names it
+    files["watch-01.csv"] = table.to_csv(index=False).encode()
+    files["watch-05.csv"] = files["watch-02.csv"][:300]  # cut mid-row
+    here = sensor.validate_sensor_files(ds, files)
+    sent = [json.loads(json.dumps(sensor.examine(p, b, ds).as_dict())) for p, b in files.items()]
+    there = sensor.judge_sensor_files(ds, ((None, sensor.Examined.from_dict(d)) for d in sent), files.__getitem__)
+    assert [(f.path, f.rows, f.reasons, f.notes) for f in there.files] == [
+        (f.path, f.rows, f.reasons, f.notes) for f in here.files
+    ]
+    assert {f.path for f in there.bad} == {"watch-01.csv", "watch-05.csv"}
+
+
+def test_a_batch_is_cut_into_chunks_of_about_equal_bytes_in_order():
+    from include.retrain.jobs.file_statistics import chunks
+
+    sizes = {f"f{i:02d}": s for i, s in enumerate([5, 5, 5, 5, 40, 5, 5, 5, 5, 5])}
+    groups = chunks(sizes, parts=4)
+    assert [p for g in groups for p in g] == list(sizes)  # every file once, in order
+    assert ["f04"] in groups  # a file above a chunk's share is a chunk of its own
+    assert all(sum(sizes[p] for p in g) <= 21 or len(g) == 1 for g in groups), groups
+    assert len(chunks(sizes, parts=4, limit=10)) == 6  # the byte limit binds before the parts
+    assert chunks({}, parts=4) == []

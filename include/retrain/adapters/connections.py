@@ -6,6 +6,7 @@ import os
 
 from airflow.sdk import BaseHook
 
+from ..jobs.submission import RayEndpoint
 from ..lake.lakefs_io import LakeFSEndpoint
 
 LAKEFS_CONN = "lakefs_default"
@@ -43,6 +44,11 @@ def ray_address(conn_id: str = RAY_CONN) -> str:
 def ray_token(conn_id: str = RAY_CONN) -> str | None:
     """The Ray cluster's auth token: the connection's password (None for a cluster without auth)."""
     return BaseHook.get_connection(conn_id).password or None
+
+
+def ray_endpoint(conn_id: str = RAY_CONN) -> RayEndpoint:
+    """The Jobs API's address and token, for a step that submits a job itself."""
+    return RayEndpoint(ray_address(conn_id), ray_token(conn_id))
 
 
 async def aray_token(conn_id: str = RAY_CONN) -> str | None:

@@ -76,6 +76,14 @@ def runtime_env(extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class RayEndpoint:
+    """Where the Jobs API is (the dashboard's URL) and the cluster's auth token, if any."""
+
+    address: str
+    token: str | None = None
+
+
 def job_client(address: str, token: str | None = None) -> Any:
     """A Jobs API client; ``token`` is the cluster's auth token (``RAY_AUTH_MODE=token``)."""
     from ray.job_submission import JobSubmissionClient

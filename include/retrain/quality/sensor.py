@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -198,17 +198,30 @@ def statistics_expectations(ds: DatasetConfig) -> list[Any]:
 
 
 @dataclass
-class _Examined:
+class Examined:
+    """One file parsed and reduced to its statistics: all that judging the batch needs of it."""
+
     result: FileResult
     digest: str
     stats: dict[str, Any] | None = None  # None: refused before the statistics (unreadable, structure)
 
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON types (a Ray job returns examined files to the validation task this way)."""
+        fr = self.result
+        return {"path": fr.path, "rows": fr.rows, "reasons": fr.reasons, "notes": fr.notes, "digest": self.digest,
+                "stats": self.stats}  # fmt: skip
 
-def _examine(path: str, body: bytes, ds: DatasetConfig) -> _Examined:
-    """Parse one file and reduce it to its statistics (runs in a parsing thread)."""
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Examined:
+        result = FileResult(str(d["path"]), int(d["rows"]), list(d["reasons"]), list(d["notes"]))
+        return cls(result, str(d["digest"]), d["stats"])
+
+
+def examine(path: str, body: bytes, ds: DatasetConfig) -> Examined:
+    """Parse one file and reduce it to its statistics (runs in a parsing thread or a Ray task)."""
     spec = ds.sensor
     assert spec is not None
-    out = _Examined(FileResult(path), hashlib.sha256(body).hexdigest())
+    out = Examined(FileResult(path), hashlib.sha256(body).hexdigest())
     fr = out.result
     try:
         df = read_sensor_file(path, body, spec)
@@ -225,10 +238,10 @@ def _examine(path: str, body: bytes, ds: DatasetConfig) -> _Examined:
     return out
 
 
-def _examined(ds: DatasetConfig, files: Files) -> Iterator[tuple[bytes, _Examined]]:
+def examine_files(ds: DatasetConfig, files: Files) -> Iterator[tuple[bytes, Examined]]:
     """Every file examined, in the order of ``files``, by ``PARSE_THREADS`` threads."""
     examined = map_in_order(
-        lambda pb: _examine(pb[0], pb[1], ds),
+        lambda pb: examine(pb[0], pb[1], ds),
         file_stream(files),
         PARSE_THREADS,
         PARSE_AHEAD,
@@ -247,16 +260,27 @@ def validate_sensor_files(ds: DatasetConfig, files: Files, reread: Reread | None
     statistics fail is read again through ``reread(path)`` to be checked row by row (a mapping of
     files is its own ``reread``); without one, every file's bytes are kept until the end.
     """
-    spec = ds.sensor
-    assert spec is not None
-    report = ValidationReport(ds.name, [], ds.validation.max_bad_fraction)
     if reread is None and isinstance(files, Mapping):
         reread = files.__getitem__
+    return judge_sensor_files(ds, examine_files(ds, files), reread)
+
+
+def judge_sensor_files(
+    ds: DatasetConfig, examined: Iterable[tuple[bytes | None, Examined]], reread: Reread | None
+) -> ValidationReport:
+    """The batch's report from its examined files: duplicates, then GX on the statistics table,
+    then the per-row suite on each file whose statistics fail.
+
+    ``examined`` pairs each file with its bytes, or None where they are not at hand (examined by a
+    Ray job): such a file is read again through ``reread`` if it fails. Without ``reread``, the
+    bytes of every file are kept until the end.
+    """
+    report = ValidationReport(ds.name, [], ds.validation.max_bad_fraction)
     kept: dict[str, bytes] = {}
     table: list[dict[str, Any]] = []
     checked: list[FileResult] = []
     seen: dict[str, str] = {}  # sha256 -> first path with that content
-    for body, ex in _examined(ds, files):
+    for body, ex in examined:
         fr = ex.result
         report.files.append(fr)
         if ex.digest in seen:  # the same export landed twice: its windows would count double
@@ -267,6 +291,7 @@ def validate_sensor_files(ds: DatasetConfig, files: Files, reread: Reread | None
             table.append({"file": fr.path, **ex.stats})
             checked.append(fr)
             if reread is None:
+                assert body is not None, f"{fr.path}: no bytes and no way to read them again"
                 kept[fr.path] = body
     run = GXRun(f"{ds.name}_sensor_statistics", lambda: statistics_expectations(ds))
     if table:

@@ -1,0 +1,82 @@
+"""A run whose files are larger than ``validation.spread_above_mb`` is examined by a Ray job
+spread over the cluster's nodes (``jobs/file_statistics.py``), and judged exactly as the
+validation task judges the files it examines itself.
+
+Real recordings (BasicMotions, shipped in sktime) as 8 watches' CSVs, and 4 bad files made from
+them: an infinite reading, an unknown activity, a second copy of a file, a file cut mid-line.
+The run goes through the real ingest and validate steps against the real lakeFS and the test
+stack's three-node Ray cluster.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+
+from devstack.real_data import basic_motions_fleet, device_csvs
+from include.retrain import steps
+from include.retrain.handoffs import RunLineage
+from include.retrain.jobs.submission import RayEndpoint
+from include.retrain.lake import lakefs_io
+from include.retrain.quality.checks import validate_files
+from tests.integration.conftest import dataset_copy
+
+DATE = "2026-10-05"
+
+
+def _bad_files(good: dict[str, bytes]) -> dict[str, bytes]:
+    table = pd.read_csv(io.BytesIO(good["watch-01.csv"]))
+    infinite = table.copy()
+    infinite.loc[7, "acc_x"] = np.inf
+    unknown = table.copy()
+    unknown.loc[0, "label"] = "flying"
+    return {
+        "watch-01-inf.csv": infinite.to_csv(index=False).encode(),
+        "watch-01-label.csv": unknown.to_csv(index=False).encode(),
+        "zz-watch-02-again.csv": good["watch-02.csv"],
+        "watch-03-cut.csv": good["watch-03.csv"][: len(good["watch-03.csv"]) // 2],
+    }
+
+
+def _verdicts(files: list) -> list[tuple]:
+    return [(f["path"], f["rows"], f["reasons"], f["notes"]) for f in files]
+
+
+def test_a_large_run_is_examined_on_ray_across_nodes_and_judged_as_in_the_task(stack, endpoint):
+    ds = dataset_copy("motions_fleet", "spread_motions", spread_above_mb=0.0, max_bad_fraction=0.5)
+    good = device_csvs(basic_motions_fleet(8))
+    landed = {f"dt={DATE}/{k}": v for k, v in {**good, **_bad_files(good)}.items()}
+    s3 = stack.s3_client()
+    for key, body in landed.items():
+        s3.put_object(Bucket=ds.landing.bucket, Key=f"{ds.landing.prefix}/{key}", Body=body)
+    lineage = RunLineage(ds.dag_id, "spread__1", DATE)
+    ray = RayEndpoint(stack.config.url("ray_dashboard"), stack.ray_token())
+
+    ingested = steps.ingest(ds, s3, DATE, endpoint, lineage)
+    validated = steps.validate(ds, endpoint, ingested, lineage, ray)
+
+    spread = validated["examined_on_ray"]
+    assert spread is not None, "the run was examined in the task, not on Ray"
+    print(f"examined on Ray: {spread}")
+    assert spread["nodes"] >= 2 and spread["tasks"] >= 3, spread  # the chunks went to more than one node
+    # the same verdicts, reasons and notes as the task's own threads give on the same bytes
+    inline = validate_files(ds, landed).as_dict()
+    assert _verdicts(validated["files"]) == _verdicts(inline["files"])
+    bad = {f["path"]: f["reasons"] for f in validated["files"] if not f["ok"]}
+    assert set(bad) == {f"dt={DATE}/{k}" for k in _bad_files(good)}, bad
+    assert "out of range: 'acc_x'" in bad[f"dt={DATE}/watch-01-inf.csv"][0]
+    assert bad[f"dt={DATE}/watch-01-label.csv"][0].startswith("unknown labels ['flying']")
+    assert bad[f"dt={DATE}/zz-watch-02-again.csv"] == [f"duplicate of dt={DATE}/watch-02.csv (same content)"]
+    assert validated["passed"] and validated["files_to_merge"] == len(good)
+    # the refused files left the run branch for the quarantine, as when the task examines them
+    repo = lakefs_io.ensure_repository(lakefs_io.client(endpoint), ds.repository)
+    on_branch = lakefs_io.changed_paths(repo, ingested["branch"], lakefs_io.DATA_PREFIX)
+    assert on_branch == sorted(f"data/dt={DATE}/{k}" for k in good)
+    assert sorted(validated["quarantined"]) == sorted(f"data/{p}" for p in bad)
+
+    # below the threshold the same run is examined in the task
+    small = dataset_copy("motions_fleet", "spread_motions", spread_above_mb=None, max_bad_fraction=0.5)
+    again = steps.validate(small, endpoint, ingested, lineage, ray)
+    assert again.get("examined_on_ray") is None
