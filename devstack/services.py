@@ -28,6 +28,21 @@ from .stack_config import HOST, PORTS, StackConfig, port_is_free
 # 2.60 would otherwise pick up a ~/.ray/auth_token left by any earlier ray.init on the machine).
 RAY_CLUSTER_AUTH_MODE = "token"
 RAY_CLIENT_AUTH_MODE = "disabled"
+# Imported once by the scheduler's forkserver (Airflow's [scheduler] mp_forkserver_preload), so
+# that the tasks forked from LocalExecutor's workers find them imported: Great Expectations alone
+# is about 3 s of a validation. Libraries only, never the product's own modules: a task must run
+# the code on disk, not the code of the scheduler's start. docker/compose.yaml sets the same.
+TASK_LIBRARIES = (
+    "airflow.sdk.execution_time.task_runner",
+    "airflow.providers.amazon.aws.hooks.s3",
+    "pandas",
+    "pyarrow.parquet",
+    "great_expectations",
+    "lakefs",
+    "mlflow",
+    "ray.job_submission",
+)
+SINGLE_THREADED_IMPORTS = {"JE_ARROW_MALLOC_CONF": "background_thread:false", "OPENBLAS_NUM_THREADS": "1"}
 
 
 class StackError(RuntimeError):
@@ -125,6 +140,13 @@ class Stack:
             # The next task of a run is queued up to one idle sleep after the last ended: 1 s by
             # default, i.e. most of a no-change night's cost on this small stack.
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25",
+            # LocalExecutor's workers start from a forkserver that imported the libraries the tasks
+            # use, and each task forks from its worker: no task imports them again
+            "AIRFLOW__SCHEDULER__MP_START_METHOD": "forkserver",
+            "AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD": ",".join(TASK_LIBRARIES),
+            # ... and that server stays one thread, so forking it is safe: pyarrow's bundled
+            # jemalloc starts a purging thread and OpenBLAS a pool at import unless told not to
+            **SINGLE_THREADED_IMPORTS,
             "RETRAIN_STATE_DIR": str(self.state),
             # make run is unattended: an inconclusive gate waits this long for a person, then keeps
             # the champion (datasets.yaml may set gate.approval_timeout_minutes per dataset)

@@ -257,3 +257,14 @@ def test_compose_and_the_raycluster_declare_the_trials_resource_on_workers_only(
     (gpu,) = spec["workerGroupSpecs"]
     assert json.loads(yaml.safe_load(gpu["rayStartParams"]["resources"])) == {WORKER_RESOURCE: 1000}
     assert "resources" not in spec["headGroupSpec"]["rayStartParams"]
+
+
+def test_compose_preloads_the_same_task_libraries_as_the_local_stack():
+    """The scheduler's forkserver imports what the local stack's does, with the settings that keep
+    it one thread (tests/integration/test_services.py checks that on the running stack)."""
+    from devstack.services import SINGLE_THREADED_IMPORTS, TASK_LIBRARIES
+
+    env = yaml.safe_load((DOCKER / "compose.yaml").read_text())["services"]["airflow-scheduler"]["environment"]
+    assert env["AIRFLOW__SCHEDULER__MP_START_METHOD"] == "forkserver"
+    assert env["AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD"].split(",") == list(TASK_LIBRARIES)
+    assert {k: str(env[k]) for k in SINGLE_THREADED_IMPORTS} == SINGLE_THREADED_IMPORTS
