@@ -179,8 +179,10 @@ class ServiceMemory(threading.Thread):
         self.peaks: dict[str, float] = {}
 
     def run(self) -> None:
+        from devstack import processes
+
         while True:
-            children = _children()
+            children = processes.children()
             for name, pgid in self.groups.items():
                 mb = _tree_pss_mb(pgid, children)
                 self.first.setdefault(name, mb)
@@ -192,19 +194,6 @@ class ServiceMemory(threading.Thread):
         self.done.set()
         self.join()
         return {n: {"before_mb": round(self.first[n]), "peak_mb": round(self.peaks[n])} for n in self.peaks}
-
-
-def _children() -> dict[int, list[int]]:
-    """Parent pid -> its children's pids, from one pass over /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (FileNotFoundError, ProcessLookupError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    return children
 
 
 def _tree_pss_mb(root: int, children: dict[int, list[int]]) -> float:

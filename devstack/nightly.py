@@ -133,11 +133,9 @@ def wait_job(client: Any, sub: str, timeout: float = 1800, succeed: bool = True)
     """Wait for a job; returns (its RETRAIN_RESULT, its log). ``succeed``: it must have succeeded."""
     from include.retrain.jobs import submission
 
-    deadline = time.monotonic() + timeout
-    while submission.job_status(client, sub) not in submission.TERMINAL and time.monotonic() < deadline:
-        time.sleep(1)
+    status = submission.wait_for_end(client, sub, timeout, poll=1)
     logs = client.get_job_logs(sub)
-    if succeed and submission.job_status(client, sub) != "SUCCEEDED":
+    if succeed and status != "SUCCEEDED":
         raise AssertionError(f"Ray job {sub} did not succeed:\n{logs[-3000:]}")
     return submission.parse_result(logs), logs
 

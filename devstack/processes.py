@@ -13,14 +13,35 @@ from pathlib import Path
 MARKER = "RETRAIN_STACK_ID"
 
 
-def _stat(pid: int) -> tuple[str, int] | None:
-    """(state, process group) of a pid, or None when it is gone."""
+def _fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state, parent, group, ...)."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return fields[0], int(fields[2])
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state, process group) of a pid, or None when it is gone."""
+    fields = _fields(pid)
+    return (fields[0], int(fields[2])) if fields else None
+
+
+def parent(pid: int) -> int | None:
+    """The parent's pid, or None when the process is gone."""
+    fields = _fields(pid)
+    return int(fields[1]) if fields else None
+
+
+def children() -> dict[int, list[int]]:
+    """Parent pid -> its children's pids, from one pass over /proc."""
+    out: dict[int, list[int]] = {}
+    for pid in _pids():
+        ppid = parent(pid)
+        if ppid is not None:
+            out.setdefault(ppid, []).append(pid)
+    return out
 
 
 def alive(pid: int) -> bool:

@@ -49,7 +49,7 @@ def test_tasks_fork_from_workers_of_a_one_thread_forkserver_that_imported_their_
     """The scheduler's LocalExecutor starts its workers from a forkserver that imported the tasks'
     libraries (devstack TASK_LIBRARIES), and forking it is safe: it runs one thread. Runs after the
     smoke run above, so the workers exist."""
-    from devstack.processes import group_members
+    from devstack.processes import group_members, parent
 
     servers = []
     for pid in group_members(stack.pid("airflow-scheduler")):
@@ -63,15 +63,8 @@ def test_tasks_fork_from_workers_of_a_one_thread_forkserver_that_imported_their_
     assert os.listdir(f"/proc/{server}/task") == [str(server)], "the forkserver runs more than one thread"
     # a fresh interpreter that maps pyarrow's library: the preload ran (pandas and GX load it)
     assert "libarrow" in Path(f"/proc/{server}/maps").read_text()
-    workers = [p for p in group_members(stack.pid("airflow-scheduler")) if _parent(p) == server]
+    workers = [p for p in group_members(stack.pid("airflow-scheduler")) if parent(p) == server]
     assert workers, "no LocalExecutor worker came from the forkserver"
-
-
-def _parent(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (FileNotFoundError, IndexError):
-        return -1
 
 
 def test_smoke_run_with_airflow_dags_test(stack, tmp_path):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -149,7 +148,7 @@ class RayJobOperator(LinksMixin, BaseOperator):
                 entrypoint_num_cpus=self.entrypoint_num_cpus,
             )
         self.log.info("Ray job %s %s on %s (dashboard: %s/#/jobs/%s)", sub_id, action, address, address, sub_id)
-        status = self._wait_in_task(client, sub_id)
+        status = submission.wait_for_end(client, sub_id, self.defer_after)  # a short job ends in the task
         if status is not None:
             self.log.info("Ray job %s ended %s within %gs: no deferral", sub_id, status, self.defer_after)
             return self._linked(
@@ -161,16 +160,6 @@ class RayJobOperator(LinksMixin, BaseOperator):
             method_name="execute_complete",
             kwargs={"action": action},
         )
-
-    def _wait_in_task(self, client: Any, sub_id: str) -> str | None:
-        """The job's final status if it ends within ``defer_after`` seconds, else None."""
-        deadline = time.monotonic() + self.defer_after
-        while time.monotonic() < deadline:
-            status = submission.job_status(client, sub_id)
-            if status in submission.TERMINAL:
-                return status
-            time.sleep(min(0.5, max(deadline - time.monotonic(), 0.0)))
-        return None
 
     def execute_complete(self, context: Context, event: dict[str, Any], action: str = "") -> RayJob[Any]:
         return self._linked(context, lambda: self._complete(event, action))

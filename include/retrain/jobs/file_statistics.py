@@ -32,7 +32,6 @@ from . import submission
 log = logging.getLogger(__name__)
 DATASET_ENV = "RETRAIN_DATASET_JSON"  # the task's config entry: the job checks what the task would
 CHUNK_BYTES = 64 * 2**20  # files per Ray task: at most this many bytes (or one larger file)
-POLL_SECONDS = 0.5
 
 
 def chunks(sizes: dict[str, int], parts: int, limit: int = CHUNK_BYTES) -> list[list[str]]:
@@ -129,14 +128,10 @@ def examine_on_ray(
     env = submission.runtime_env({DATASET_ENV: ds.model_dump_json()})
     client.submit_job(entrypoint=entrypoint, submission_id=sub_id, runtime_env=env, metadata={"airflow.run_id": run})
     log.info("examining the new files on Ray: job %s (dashboard: %s/#/jobs/%s)", sub_id, ray.address, sub_id)
-    deadline = time.monotonic() + timeout
-    status = submission.job_status(client, sub_id)
-    while status not in submission.TERMINAL:
-        if time.monotonic() > deadline:
-            client.stop_job(sub_id)
-            raise TimeoutError(f"Ray job {sub_id} examining {branch} did not end in {timeout:.0f} s: stopped")
-        time.sleep(POLL_SECONDS)
-        status = submission.job_status(client, sub_id)
+    status = submission.wait_for_end(client, sub_id, timeout)
+    if status is None:
+        client.stop_job(sub_id)
+        raise TimeoutError(f"Ray job {sub_id} examining {branch} did not end in {timeout:.0f} s: stopped")
     logs = client.get_job_logs(sub_id)
     if status != "SUCCEEDED":
         err = submission.parse_error(logs)

@@ -18,6 +18,7 @@ import hashlib
 import json
 import re
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +146,18 @@ def job_status(client: Any, sub_id: str) -> str | None:
             return None
         raise
     return str(info.status.value if hasattr(info.status, "value") else info.status)
+
+
+def wait_for_end(client: Any, sub_id: str, timeout: float, poll: float = 0.5) -> str | None:
+    """The job's final status once it ends, or None if it has not after ``timeout`` seconds
+    (with ``timeout`` 0, None without asking)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = job_status(client, sub_id)
+        if status in TERMINAL:
+            return status
+        time.sleep(min(poll, max(deadline - time.monotonic(), 0.0)))
+    return None
 
 
 def parse_result(logs: str) -> dict[str, Any]:
