@@ -33,14 +33,27 @@ def _nodes(stack: Any) -> dict[str, bool]:
     return {n.node_id: n.is_head_node for n in nodes}
 
 
-def _node_of_a_running_trial(stack: Any) -> str | None:
-    """The worker node (its name: the stack's service name) of a trial actor alive now."""
-    from ray.util.state import list_actors, list_nodes
+def _node_of_a_trial_mid_way(stack: Any, ds: config.DatasetConfig, max_epochs: int) -> str | None:
+    """The worker node (its name: the stack's service name) of a trial that has reported at least 2 epochs and
+    at most half of its ``max_epochs``, so that the kill lands mid-search: a trial actor alive is not enough,
+    a reused actor outlives its trial and a trial at its last epoch would be restored with nothing left to do."""
+    from mlflow import MlflowClient
+    from ray.util.state import list_nodes
 
-    address = stack.config.url("ray_dashboard")
-    names = {n.node_id: n.node_name for n in list_nodes(address=address, raise_on_missing_output=False)}
-    alive = list_actors(address=address, filters=[("class_name", "=", "ImplicitFunc"), ("state", "=", "ALIVE")])
-    return next((names[a.node_id] for a in alive if names.get(a.node_id, "").startswith("ray-worker-")), None)
+    mlflow = MlflowClient(stack.config.url("mlflow"))
+    experiment = mlflow.get_experiment_by_name(ds.experiment)
+    if experiment is None:
+        return None
+    names = {
+        n.node_id: n.node_name
+        for n in list_nodes(address=stack.config.url("ray_dashboard"), raise_on_missing_output=False)
+    }
+    for run in mlflow.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING'"):
+        node = names.get(run.data.tags.get("ray.node_id", ""), "")
+        steps = [m.step for m in mlflow.get_metric_history(run.info.run_id, "val_accuracy")]
+        if node.startswith("ray-worker-") and 2 <= max(steps, default=0) <= max_epochs // 2:
+            return node
+    return None
 
 
 def _trial_runs(stack: Any, result: dict) -> list[Any]:
@@ -95,12 +108,12 @@ def test_a_worker_node_lost_mid_search_then_tune_finishes_on_the_other(stack, en
     client, sub = _train(stack, ds, commit, "ray__node_loss", tmp_path, "")
     deadline = time.monotonic() + 240
     victim = None
-    while victim is None:  # both trials have checkpointed: kill the whole node of a trial still running
+    while victim is None:  # both trials have checkpointed: kill the whole node of a trial mid-way
         assert time.monotonic() < deadline, "the trials never checkpointed"
         assert submission.job_status(client, sub) not in submission.TERMINAL, "the search ended before the kill"
         checkpoints = list((stack.state / "tune").glob(f"{ds.name}-*/*/checkpoint_*"))
         if len({p.parent for p in checkpoints}) >= 2 and max(int(p.name.split("_")[1]) for p in checkpoints) >= 2:
-            victim = _node_of_a_running_trial(stack)  # a trial may have stopped early already (patience)
+            victim = _node_of_a_trial_mid_way(stack, ds, ds.tune.max_epochs)
         time.sleep(0.2)
     before = set(_nodes(stack))
     os.killpg(stack.pid(victim), signal.SIGKILL)

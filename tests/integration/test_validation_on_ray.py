@@ -11,6 +11,7 @@ stack's three-node Ray cluster.
 from __future__ import annotations
 
 import io
+import time
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,8 @@ import pandas as pd
 from devstack.real_data import basic_motions_fleet, device_csvs
 from include.retrain import steps
 from include.retrain.handoffs import RunLineage
+from include.retrain.jobs import submission
+from include.retrain.jobs.file_statistics import examination_id
 from include.retrain.jobs.submission import RayEndpoint
 from include.retrain.lake import lakefs_io
 from include.retrain.quality.checks import validate_files
@@ -80,3 +83,33 @@ def test_a_large_run_is_examined_on_ray_across_nodes_and_judged_as_in_the_task(s
     small = dataset_copy("motions_fleet", "spread_motions", spread_above_mb=None, max_bad_fraction=0.5)
     again = steps.validate(small, endpoint, ingested, lineage, ray)
     assert again.get("examined_on_ray") is None
+
+
+def test_a_validation_stops_the_examination_an_earlier_try_left_running(stack, endpoint):
+    """A validate try killed while its Ray job ran (the operator cleared it, its worker died) leaves
+    the job running on the cluster; the next try of the same run stops it before submitting its own,
+    whose examination of what the branch holds now is the one that counts.
+
+    The earlier try's job is a real job on the real cluster under the id such a try gives it
+    (``examination_id``), made to outlive the test so the next try finds it running.
+    """
+    ds = dataset_copy("motions_fleet", "spread_stop", spread_above_mb=0.0)
+    good = device_csvs(basic_motions_fleet(4))
+    s3 = stack.s3_client()
+    for key, body in good.items():
+        s3.put_object(Bucket=ds.landing.bucket, Key=f"{ds.landing.prefix}/dt={DATE}/{key}", Body=body)
+    lineage = RunLineage(ds.dag_id, "spread__stop", DATE)
+    ray = RayEndpoint(stack.config.url("ray_dashboard"), stack.ray_token())
+    ingested = steps.ingest(ds, s3, DATE, endpoint, lineage)
+    client = submission.job_client(ray.address, ray.token)
+    earlier = f"{examination_id(ds, ingested['branch'], lineage.run_id)}-1"
+    client.submit_job(entrypoint="python -c 'import time; time.sleep(600)'", submission_id=earlier)
+    deadline = time.monotonic() + 60
+    while submission.job_status(client, earlier) != "RUNNING":
+        assert time.monotonic() < deadline, f"the stand-in job never ran: {submission.job_status(client, earlier)}"
+        time.sleep(0.5)
+
+    validated = steps.validate(ds, endpoint, ingested, lineage, ray)
+
+    assert validated["passed"] and validated["examined_on_ray"] is not None
+    assert submission.wait_for_end(client, earlier, 30) == "STOPPED", "the earlier try's job still runs"

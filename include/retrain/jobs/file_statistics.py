@@ -113,18 +113,33 @@ def main(argv: list[str] | None = None) -> None:
 # --- the validation task's side: submit the job, wait, read the examined files ---------------------------
 
 
+def examination_id(ds: DatasetConfig, branch: str, run: str) -> str:
+    """The stem of the submission ids of the jobs examining ``branch`` for run ``run`` (each try
+    adds its start time)."""
+    return submission.submission_id(ds.dag_id, run, "validate", _entrypoint(branch))
+
+
+def _entrypoint(branch: str) -> str:
+    return f"python -m include.retrain.jobs.file_statistics --branch {branch}"
+
+
 def examine_on_ray(
     ray: submission.RayEndpoint, ds: DatasetConfig, branch: str, run: str, timeout: float = 3600
 ) -> tuple[list[Examined], ExaminedOnRay]:
     """Run this job for ``branch`` and wait for it; its examined files, in the branch's order.
 
-    A new job every call (a Clear re-examines what the branch holds now). The job is stopped if
-    it has not ended after ``timeout`` seconds.
+    A new job every call (a Clear re-examines what the branch holds now); a job of an earlier call
+    for the same run and branch that still runs is stopped first. The job is stopped if it has
+    not ended after ``timeout`` seconds.
     """
-    entrypoint = f"python -m include.retrain.jobs.file_statistics --branch {branch}"
-    base = submission.submission_id(ds.dag_id, run, "validate", entrypoint)
-    sub_id = f"{base}-{time.time_ns() // 1_000_000}"
+    entrypoint = _entrypoint(branch)
+    stem = examination_id(ds, branch, run)
+    sub_id = f"{stem}-{time.time_ns() // 1_000_000}"
     client = submission.job_client(ray.address, ray.token)
+    # an earlier try killed while its job ran (a Clear, a lost worker) left that job running: this
+    # try's examination of what the branch holds now replaces it
+    for earlier in submission.stop_running(client, f"{stem}-"):
+        log.warning("stopped Ray job %s, an earlier try's examination of %s that was still running", earlier, branch)
     env = submission.runtime_env({DATASET_ENV: ds.model_dump_json()})
     client.submit_job(entrypoint=entrypoint, submission_id=sub_id, runtime_env=env, metadata={"airflow.run_id": run})
     log.info("examining the new files on Ray: job %s (dashboard: %s/#/jobs/%s)", sub_id, ray.address, sub_id)

@@ -145,7 +145,21 @@ def job_status(client: Any, sub_id: str) -> str | None:
         if "does not exist" in str(exc) or "404" in str(exc):
             return None
         raise
-    return str(info.status.value if hasattr(info.status, "value") else info.status)
+    return _name(info.status)
+
+
+def _name(status: Any) -> str:
+    return str(status.value if hasattr(status, "value") else status)
+
+
+def stop_running(client: Any, prefix: str) -> list[str]:
+    """Stop every pending or running job whose submission id starts with ``prefix``; their ids."""
+    stopped = []
+    for job in client.list_jobs():
+        if (job.submission_id or "").startswith(prefix) and _name(job.status) in ("PENDING", "RUNNING"):
+            client.stop_job(job.submission_id)
+            stopped.append(job.submission_id)
+    return stopped
 
 
 def wait_for_end(client: Any, sub_id: str, timeout: float, poll: float = 0.5) -> str | None:
