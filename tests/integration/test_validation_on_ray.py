@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import time
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,17 +48,22 @@ def _verdicts(files: list) -> list[tuple]:
     return [(f["path"], f["rows"], f["reasons"], f["notes"]) for f in files]
 
 
+def _ingested(stack: Any, endpoint: Any, ds: Any, landed: dict[str, bytes], run_id: str) -> tuple:
+    """``landed`` put in the landing zone and ingested by run ``run_id``: its lineage, the Ray
+    endpoint and the ingest's result."""
+    s3 = stack.s3_client()
+    for key, body in landed.items():
+        s3.put_object(Bucket=ds.landing.bucket, Key=f"{ds.landing.prefix}/{key}", Body=body)
+    lineage = RunLineage(ds.dag_id, run_id, DATE)
+    ray = RayEndpoint(stack.config.url("ray_dashboard"), stack.ray_token())
+    return lineage, ray, steps.ingest(ds, s3, DATE, endpoint, lineage)
+
+
 def test_a_large_run_is_examined_on_ray_across_nodes_and_judged_as_in_the_task(stack, endpoint):
     ds = dataset_copy("motions_fleet", "spread_motions", spread_above_mb=0.0, max_bad_fraction=0.5)
     good = device_csvs(basic_motions_fleet(8))
     landed = {f"dt={DATE}/{k}": v for k, v in {**good, **_bad_files(good)}.items()}
-    s3 = stack.s3_client()
-    for key, body in landed.items():
-        s3.put_object(Bucket=ds.landing.bucket, Key=f"{ds.landing.prefix}/{key}", Body=body)
-    lineage = RunLineage(ds.dag_id, "spread__1", DATE)
-    ray = RayEndpoint(stack.config.url("ray_dashboard"), stack.ray_token())
-
-    ingested = steps.ingest(ds, s3, DATE, endpoint, lineage)
+    lineage, ray, ingested = _ingested(stack, endpoint, ds, landed, "spread__1")
     validated = steps.validate(ds, endpoint, ingested, lineage, ray)
 
     spread = validated["examined_on_ray"]
@@ -95,12 +101,9 @@ def test_a_validation_stops_the_examination_an_earlier_try_left_running(stack, e
     """
     ds = dataset_copy("motions_fleet", "spread_stop", spread_above_mb=0.0)
     good = device_csvs(basic_motions_fleet(4))
-    s3 = stack.s3_client()
-    for key, body in good.items():
-        s3.put_object(Bucket=ds.landing.bucket, Key=f"{ds.landing.prefix}/dt={DATE}/{key}", Body=body)
-    lineage = RunLineage(ds.dag_id, "spread__stop", DATE)
-    ray = RayEndpoint(stack.config.url("ray_dashboard"), stack.ray_token())
-    ingested = steps.ingest(ds, s3, DATE, endpoint, lineage)
+    lineage, ray, ingested = _ingested(
+        stack, endpoint, ds, {f"dt={DATE}/{k}": v for k, v in good.items()}, "spread__stop"
+    )
     client = submission.job_client(ray.address, ray.token)
     earlier = f"{examination_id(ds, ingested['branch'], lineage.run_id)}-1"
     client.submit_job(entrypoint="python -c 'import time; time.sleep(600)'", submission_id=earlier)
