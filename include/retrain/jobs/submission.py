@@ -29,6 +29,7 @@ ERROR_PREFIX = "RETRAIN_ERROR "
 # The last line of a Python traceback: "package.module.SomeError: message".
 _EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Failure)\b(?::.*)?$")
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
+ACTIVE = ("PENDING", "RUNNING")
 INCLUDE_DIR = Path(__file__).resolve().parents[2]
 # Never shipped to a job: caches and editor droppings (gitignore syntax, relative to INCLUDE_DIR).
 SHIP_EXCLUDES = ["__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache"]
@@ -101,7 +102,7 @@ def try_ids(base: str, try_number: int) -> tuple[str, list[str]]:
 def running_job(client: Any, sub_ids: list[str]) -> str | None:
     """The first of ``sub_ids`` that is still pending or running (a try that crashed while its job ran)."""
     for sub_id in sub_ids:
-        if job_status(client, sub_id) in ("PENDING", "RUNNING"):
+        if job_status(client, sub_id) in ACTIVE:
             return sub_id
     return None
 
@@ -121,7 +122,7 @@ def submit_or_reattach(
         id succeeded: the same try resumed after a deferral).
     """
     status = job_status(client, sub_id)
-    if status in ("PENDING", "RUNNING"):
+    if status in ACTIVE:
         return "reattached"
     if status == "SUCCEEDED":
         return "reused"
@@ -156,7 +157,7 @@ def stop_running(client: Any, prefix: str) -> list[str]:
     """Stop every pending or running job whose submission id starts with ``prefix``; their ids."""
     stopped = []
     for job in client.list_jobs():
-        if (job.submission_id or "").startswith(prefix) and _name(job.status) in ("PENDING", "RUNNING"):
+        if (job.submission_id or "").startswith(prefix) and _name(job.status) in ACTIVE:
             client.stop_job(job.submission_id)
             stopped.append(job.submission_id)
     return stopped
