@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import threading
@@ -53,10 +52,6 @@ ROW_SUITE_FILES = 3  # files of each sensor batch also checked row by row: the b
 
 SERVICES = ("lakefs", "s3", "postgres")  # the stack's processes every ingested byte goes through
 RAY_NODES = ("ray", "ray-worker-1", "ray-worker-2")  # sampled too when the files are examined on Ray
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _dataset(base: str, name: str) -> Any:
@@ -103,6 +98,7 @@ def row_suite_rate(ds: Any, clt: Any, branch: str, paths: list[str]) -> float:
 
 def measure(base: str, name: str, mode: str) -> dict[str, Any]:
     """Ingest and validate one landed batch in this process (the child of :func:`main`)."""
+    from devstack import processes
     from devstack.services import stack_from_env
     from include.retrain import steps
     from include.retrain.handoffs import RunLineage
@@ -118,7 +114,7 @@ def measure(base: str, name: str, mode: str) -> dict[str, Any]:
         ray = RayEndpoint(stack.config.url("ray_dashboard"), stack.ray_token())
     import great_expectations  # noqa: F401 -- imported before the baseline RSS, as in a warm worker
 
-    rss_before = _peak_rss_mb()
+    rss_before = processes.peak_rss_mb()
     run_id = f"scale__{uuid.uuid4().hex[:6]}"
     t0 = time.perf_counter()
     lineage = RunLineage(ds.dag_id, run_id, "2026-01-01")
@@ -149,7 +145,7 @@ def measure(base: str, name: str, mode: str) -> dict[str, Any]:
         "ingest_s": round(t1 - t0, 2),
         "validate_s": round(t2 - t1, 2),
         "rss_before_mb": round(rss_before),
-        "peak_rss_mb": round(_peak_rss_mb()),
+        "peak_rss_mb": round(processes.peak_rss_mb()),
         "row_suite_rows_per_s": row_rate,
         "on_ray": spread,
     }

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -32,14 +31,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from devstack import processes
 from include.retrain.ml import features, training
 
 CHANNELS, WINDOW, LABELS = 5, 128, 4
 HP = {"lr": 1e-3, "width": 16, "depth": 2, "dropout": 0.1, "batch_size": 64, "seed": 0}
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def driver(n: int, budget_mb: float, out: str) -> dict:
@@ -50,7 +46,7 @@ def driver(n: int, budget_mb: float, out: str) -> dict:
     x += y[:, None, None].astype(np.float32)  # a class is a shifted level: something to learn
     keep = training.within_budget(y, int(x[0].nbytes), budget_mb, seed=0)
     np.savez(out, x=x[keep], y=y[keep])
-    return {"kept": len(keep), "driver_peak_mb": _peak_mb()}
+    return {"kept": len(keep), "driver_peak_mb": processes.peak_rss_mb()}
 
 
 def trial(path: str) -> dict:
@@ -66,7 +62,7 @@ def trial(path: str) -> dict:
     t0 = time.perf_counter()
     for _ in training.epochs(model, opt, (x, y), val, labels, HP, {}, 0, 1):
         pass
-    return {"epoch_s": time.perf_counter() - t0, "trial_peak_mb": _peak_mb()}
+    return {"epoch_s": time.perf_counter() - t0, "trial_peak_mb": processes.peak_rss_mb()}
 
 
 def _child(*args: str) -> dict:

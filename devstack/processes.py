@@ -44,6 +44,16 @@ def children() -> dict[int, list[int]]:
     return out
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (MiB): ``VmHWM`` of its own address space. Not
+    ``getrusage().ru_maxrss``: a process started with ``subprocess`` inherits in it the parent's
+    resident size at the fork, so a small child of a large bench reads as large as its parent."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def alive(pid: int) -> bool:
     st = _stat(pid)
     return st is not None and st[0] != "Z"
