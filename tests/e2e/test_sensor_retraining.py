@@ -22,7 +22,7 @@ from devstack import nightly
 from include.retrain import config
 from include.retrain import urls as L
 from include.retrain.lake import lakefs_io
-from include.retrain.ml import splits
+from include.retrain.ml import derived, splits
 from tests.e2e.browser import logged_in_page, shot
 from tests.e2e.conftest import FAST, assert_lineage, champion_of, main_head, nights, repository, run_date
 
@@ -61,7 +61,10 @@ def test_nights_run_give_an_accurate_champion_with_real_lineage(stack, nights_ru
     # the data of both nights is on main, the run branches are gone, the split plan is recorded
     paths = {p for p, _, _ in lakefs_io.list_paths(clt, DS.repository, "main", "data/")}
     assert {f"data/dt={d}/pump-001.parquet" for d in DATES} <= paths
-    assert [b.id for b in repo.branches()] == ["main", splits.SPLIT_BRANCH]
+    # and each night's windows were cut once, by its own training, and kept on their own branch
+    assert [b.id for b in repo.branches()] == ["main", derived.DERIVED_BRANCH, splits.SPLIT_BRANCH]
+    shards = lakefs_io.list_paths(clt, DS.repository, derived.DERIVED_BRANCH, derived.DERIVED_PREFIX)
+    assert {p.split("/")[1] for p, _, _ in shards if p.endswith(derived.DONE)} == {f"dt={d}" for d in DATES}
     plan = splits.read_record(clt, DS.repository)
     assert plan is not None and plan.decided_at == nights_run[0]["commit"]  # decided by night 1, kept
     assert nights_run[-1]["training"]["split"] == plan.describe()
@@ -69,6 +72,7 @@ def test_nights_run_give_an_accurate_champion_with_real_lineage(stack, nights_ru
     # and its job's log is in the task log all the same
     log = stack.airflow_api().task_log(DS.dag_id, nights_run[-1]["run_id"], "evaluate", 1)
     assert "no deferral" in log and "holdout of" in log and "RETRAIN_RESULT" in log, log[-3000:]
+    assert f"{len(DATES)} night(s) read from their derived shard, 0 cut from their files" in log, log[-3000:]
 
 
 def test_task_links_open_the_lakefs_commit_and_mlflow_run_of_the_run(stack, nights_run, mlflow_client):

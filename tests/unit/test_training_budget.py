@@ -128,16 +128,3 @@ def test_the_evaluation_reads_the_newest_nights_whose_holdout_fills_its_budget_w
     assert holdout_nights(both + 0.5, newest_first) == newest_first[:2]
     assert holdout_nights(both + 1.5, newest_first) == newest_first
     assert dataset.newest_nights(ds, (both + 1.5) * one, newest_first, samples_of) == newest_first[:2]
-
-
-def test_the_labels_and_keys_of_windows_are_those_of_the_windows():
-    ds, _ = _nights()
-    from devstack.real_data import basic_motions_fleet
-    from include.retrain.ml import features
-
-    table = basic_motions_fleet(4)
-    for block in (None, 60.0):
-        w = features.sensor_windows(table, ds.sensor, block)
-        y, keys = features.window_labels(table, ds.sensor, block)
-        assert np.array_equal(y, w.y) and list(keys) == list(w.keys)
-        assert features.split_counts(y, keys, ds.labels) == features.class_counts(features.split(w), ds.labels)

@@ -64,7 +64,7 @@ def evaluate(ds: config_mod.DatasetConfig, commit: str, run_id: str) -> Evaluati
     holdout = split["holdout"]
     print(
         f"holdout of {len(holdout)} samples, split {split.plan.describe()}, "
-        f"read file by file in {time.monotonic() - started:.1f}s",
+        f"read in {time.monotonic() - started:.1f}s: {split.sources()}",
         flush=True,
     )
     if split.nights is not None:

@@ -277,6 +277,7 @@ def tune_and_log(
             f"tune.train_budget_mb {budget:g} with every class in every split; older nights were not read",
             flush=True,
         )
+    print(f"samples: {splits.sources()}", flush=True)
     val = splits["val"]
     available = splits["train"]
     sample_bytes = int(available.x[0].nbytes) if len(available) else 0

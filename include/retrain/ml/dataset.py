@@ -8,7 +8,7 @@ model sees it.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ from ..handoffs import SPLITS
 from ..lake import lakefs_io
 from ..lake.formats import IMAGE_SUFFIXES, SENSOR_SUFFIXES, image_array, read_sensor_file
 from ..lake.lakefs_io import DATA_PREFIX
-from . import features, splits
+from . import derived, features, splits
 
 
 class UntrustedData(ValueError):
@@ -51,29 +51,47 @@ def night_of(path: str) -> str:
     return first.removeprefix("dt=") if sep and first.startswith("dt=") else ""
 
 
-def data_paths(ds: DatasetConfig, commit: str, clt: Any) -> dict[str, list[str]]:
-    """The dataset's data files at the commit (sensor tables or images), by night."""
+def data_files(ds: DatasetConfig, commit: str, clt: Any) -> dict[str, dict[str, str]]:
+    """The dataset's data files at the commit (sensor tables or images), by night: path -> checksum."""
     suffixes = IMAGE_SUFFIXES if ds.modality == "image" else SENSOR_SUFFIXES
-    out: dict[str, list[str]] = {}
-    for path, _, _ in lakefs_io.list_paths(clt, ds.repository, commit, DATA_PREFIX):
+    out: dict[str, dict[str, str]] = {}
+    for path, _, checksum in lakefs_io.list_paths(clt, ds.repository, commit, DATA_PREFIX):
         name = path.lower() if ds.modality == "image" else path
         if name.endswith(suffixes):
-            out.setdefault(night_of(path), []).append(path)
+            out.setdefault(night_of(path), {})[path] = checksum
+    if not out:
+        kind = "images" if ds.modality == "image" else "sensor files"
+        raise ValueError(f"{ds.repository}@{commit[:12]}: no {kind} under {DATA_PREFIX}")
     return out
 
 
+def untrusted(ds: DatasetConfig, commit: str, refused: list[str]) -> UntrustedData:
+    """The error naming every file at the commit that no model may see."""
+    kind = "images" if ds.modality == "image" else "files"
+    return UntrustedData(
+        f"dataset '{ds.name}': {len(refused)} {kind} at {ds.repository}@{commit[:12]} cannot be trained on "
+        "(they should never have passed validation):\n  " + "\n  ".join(refused)
+    )
+
+
 def sensor_tables(
-    ds: DatasetConfig, commit: str, clt: Any, paths: Iterable[str] | None = None
+    ds: DatasetConfig,
+    commit: str,
+    clt: Any,
+    paths: Iterable[str] | None = None,
+    refused: list[str] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Every sensor table at the commit (or of ``paths``), one file at a time. Unfit files are
-    collected and raise :class:`UntrustedData` (every one named) once all files were read."""
+    collected and raise :class:`UntrustedData` (every one named) once all files were read; with
+    ``refused``, they are appended to it instead (the caller raises), and no table is yielded
+    once one file was refused."""
     assert ds.sensor is not None
-    refused, seen = [], 0
+    raising = refused is None
+    refused = [] if refused is None else refused
     if paths is None:
-        paths = [p for night in data_paths(ds, commit, clt).values() for p in night]
+        paths = [p for night in data_files(ds, commit, clt).values() for p in night]
     for path in paths:
         if path.endswith(SENSOR_SUFFIXES):
-            seen += 1
             body = lakefs_io.read_bytes(clt, ds.repository, commit, path)
             try:
                 df = read_sensor_file(path, body, ds.sensor)
@@ -85,31 +103,34 @@ def sensor_tables(
                 refused.append(f"{path}: {'; '.join(problems)}")
             elif not refused:
                 yield df
-    if refused:
-        raise UntrustedData(
-            f"dataset '{ds.name}': {len(refused)} files at {ds.repository}@{commit[:12]} cannot be trained on "
-            "(they should never have passed validation):\n  " + "\n  ".join(refused)
-        )
-    if not seen:
-        raise ValueError(f"{ds.repository}@{commit[:12]}: no sensor files under {DATA_PREFIX}")
+    if refused and raising:
+        raise untrusted(ds, commit, refused)
 
 
 def load_image_samples(
-    ds: DatasetConfig, commit: str, clt: Any, wanted: Collection[str] = SPLITS, paths: Iterable[str] | None = None
+    ds: DatasetConfig,
+    commit: str,
+    clt: Any,
+    wanted: Collection[str] = SPLITS,
+    paths: Iterable[str] | None = None,
+    refused: list[str] | None = None,
 ) -> features.Samples:
     """Every image at the commit (or of ``paths``; of the ``wanted`` splits) as (1, H, W) arrays;
-    labels from the folder, keys = sha256 of the bytes. Every image is read and decoded, kept or not."""
+    labels from the folder, keys = sha256 of the bytes. Every image is read and decoded, kept or not.
+    Unfit images raise :class:`UntrustedData` (every one named); with ``refused``, they are
+    appended to it instead (the caller raises)."""
     import hashlib
 
     assert ds.image is not None
     index = {label: i for i, label in enumerate(ds.image.labels)}
-    xs, ys, keys, refused, seen = [], [], [], [], 0
+    raising = refused is None
+    refused = [] if refused is None else refused
+    xs, ys, keys = [], [], []
     if paths is None:
-        paths = [p for night in data_paths(ds, commit, clt).values() for p in night]
+        paths = [p for night in data_files(ds, commit, clt).values() for p in night]
     for path in paths:
         if not path.lower().endswith(IMAGE_SUFFIXES):
             continue
-        seen += 1
         label = path.split("/")[-2]
         if label not in index:
             refused.append(f"{path}: unknown label folder '{label}' (the config knows {', '.join(index)})")
@@ -126,14 +147,9 @@ def load_image_samples(
         xs.append(x)
         ys.append(index[label])
         keys.append(key)
-    if refused:
-        raise UntrustedData(
-            f"dataset '{ds.name}': {len(refused)} images at {ds.repository}@{commit[:12]} cannot be trained on "
-            "(they should never have passed validation):\n  " + "\n  ".join(refused)
-        )
+    if refused and raising:
+        raise untrusted(ds, commit, refused)
     if not xs:
-        if not seen:
-            raise ValueError(f"{ds.repository}@{commit[:12]}: no images under {DATA_PREFIX}")
         h, w = ds.image.size
         return features.Samples(np.zeros((0, 1, h, w), np.float32), np.zeros(0, np.int64), np.zeros(0, dtype=object))
     return features.Samples(np.stack(xs), np.asarray(ys, np.int64), np.asarray(keys, dtype=object))
@@ -147,6 +163,9 @@ class SplitSamples:
     plan: splits.SplitPlan
     flat_windows_dropped: int = 0  # windows with a flat channel (validation.constant_channel: window)
     nights: list[str] | None = None  # the nights read, newest first (None: every night at the commit)
+    from_shards: list[str] = field(default_factory=list)  # nights read from their derived shard
+    cut: list[str] = field(default_factory=list)  # nights cut from their files
+    derived: list[str] = field(default_factory=list)  # of those, the nights whose shard was written
 
     def __getitem__(self, name: str) -> features.Samples:
         return self.parts[name]
@@ -158,6 +177,105 @@ class SplitSamples:
         """The oldest night read ("" when every night was): what a reproduction passes as ``since``."""
         return self.nights[-1] if self.nights else ""
 
+    def sources(self) -> str:
+        """Where the nights' samples came from, for a log line."""
+        out = f"{len(self.from_shards)} night(s) read from their derived shard, {len(self.cut)} cut from their files"
+        return out + (f" (their shards written to lakeFS branch '{derived.DERIVED_BRANCH}')" if self.derived else "")
+
+
+class _Nights:
+    """A night's samples: read from its derived shard when one exists for exactly its files and
+    this recipe, else cut from its files (the shard is then written when ``write``). A night's
+    samples come from that night's files alone: a window never crosses midnight's partition edge,
+    and each machine's median interval is taken over the night's timestamps."""
+
+    def __init__(
+        self,
+        ds: DatasetConfig,
+        commit: str,
+        clt: Any,
+        files: dict[str, dict[str, str]],
+        plan: Any,
+        write: bool,
+        read: bool = True,
+    ) -> None:
+        self.ds, self.commit, self.clt, self.files, self.plan = ds, commit, clt, files, plan
+        self.write, self.read = write, read
+        self.refused: list[str] = []  # unfit files of the nights read from their files
+        self.from_shards: list[str] = []
+        self.cut: list[str] = []
+        self.derived: list[str] = []
+
+    def samples(
+        self, night: str, wanted: Collection[str] = SPLITS, table: pd.DataFrame | None = None
+    ) -> dict[str, features.Samples]:
+        """The night's samples of the ``wanted`` splits (``table``: its files, already read)."""
+        ds, plan = self.ds, self.plan
+        key = derived.shard_key(ds, plan, self.files[night])
+        if table is None and self.read:
+            shard = derived.read(self.clt, ds.repository, night, key, wanted)
+            if shard is not None:
+                self.from_shards.append(night)
+                return shard
+        paths = list(self.files[night])
+        every = self.write or set(wanted) == set(SPLITS)  # a shard holds every split
+        got: features.Samples | None = None
+        if ds.modality == "image":
+            got = load_image_samples(ds, self.commit, self.clt, SPLITS if every else wanted, paths, self.refused)
+        else:
+            assert ds.sensor is not None
+            block = plan.block_seconds if plan.unit == "time" else None
+            tables = [table] if table is not None else sensor_tables(ds, self.commit, self.clt, paths, self.refused)
+            if every:
+                frames = list(tables)
+                if not self.refused:
+                    got = features.sensor_windows(pd.concat(frames, ignore_index=True), ds.sensor, block)
+            else:  # only the wanted splits' rows are kept as each file is read
+                rows = features.wanted_rows(tables, ds.sensor, block, set(wanted))
+                got = features.windows_of_rows([rows], ds.sensor, block)
+        if got is None or self.refused:
+            return {s: _no_samples(ds) for s in wanted}  # the caller raises with every unfit file named
+        self.cut.append(night)
+        parts_by_split = features.split(got)
+        if self.write:
+            derived.write(self.clt, ds.repository, night, key, parts_by_split)
+            self.derived.append(night)
+        return {s: parts_by_split[s] for s in wanted}
+
+    def raise_refused(self) -> None:
+        if self.refused:
+            raise untrusted(self.ds, self.commit, self.refused)
+
+    def commit_shards(self) -> None:
+        if self.derived:
+            derived.commit(self.clt, self.ds.repository, self.derived, self.commit)
+
+
+def _no_samples(ds: DatasetConfig) -> features.Samples:
+    if ds.modality == "image":
+        assert ds.image is not None
+        shape: tuple[int, ...] = (0, 1, *ds.image.size)
+    else:
+        assert ds.sensor is not None
+        shape = (0, len(ds.sensor.channels), ds.sensor.window)
+    return features.Samples(np.zeros(shape, np.float32), np.zeros(0, np.int64), np.zeros(0, dtype=object))
+
+
+def _drop_flat(ds: DatasetConfig, parts: dict[str, features.Samples]) -> int:
+    """Leave out sensor windows with a flat channel (``validation.constant_channel: window``)."""
+    if ds.modality != "sensor" or ds.validation.constant_channel != "window":
+        return 0
+    dropped = 0
+    for name, samples in parts.items():
+        flat = features.flat_windows(samples.x, ds.validation.min_channel_std)
+        parts[name], dropped = samples.subset(~flat), dropped + int(flat.sum())
+    return dropped
+
+
+def _in_file_order(nights: Iterable[str], files: dict[str, dict[str, str]]) -> list[str]:
+    """The nights in their files' order (the order of one listing of them all)."""
+    return sorted(nights, key=lambda n: next(iter(files[n])))
+
 
 def load_splits(
     ds: DatasetConfig,
@@ -166,6 +284,7 @@ def load_splits(
     record: bool = False,
     budget_mb: float | None = None,
     since: str | None = None,
+    shards: bool = True,
 ) -> SplitSamples:
     """Samples of every split; the holdout is the same for every model evaluated on this commit.
 
@@ -175,54 +294,63 @@ def load_splits(
     ``validation.constant_channel: window``. Raises :class:`~.splits.SplitUnfit` (with the counts) unless
     every class has samples in every split.
 
+    Each night's samples are cut from that night's files alone, or read from the night's derived
+    shard (:mod:`.derived`) when one exists for exactly those files (unless ``shards`` is False:
+    the benches' baseline); with ``record``, the shards of the nights cut from their files are written.
+
     Which nights are read: every one by default; the nights from ``since`` on (a reproduction);
     with ``budget_mb`` (the training, once a plan exists), the newest nights first, until their
     training samples fill the budget and every class has a sample in every split
     (:func:`newest_nights`): older nights are not read at all.
     """
     plan = known_plan(ds, clt)
-    by_night = data_paths(ds, commit, clt)
-    nights = sorted((n for n in by_night if since is None or n >= since), reverse=True)
-    read: dict[str, Any] = {}  # night -> its table (sensors) or samples (images), read once
-    if budget_mb is not None and since is None and plan is not None:
-        block = plan.block_seconds if plan.unit == "time" else None
-
-        def labels_and_keys(night: str) -> tuple[np.ndarray, np.ndarray]:
-            got = read[night] = _read_night(ds, commit, clt, by_night[night])
-            if ds.modality == "image":
-                return got.y, got.keys
-            assert ds.sensor is not None
-            return features.window_labels(got, ds.sensor, block)
-
-        nights = newest_nights(ds, budget_mb, nights, labels_and_keys)
-    in_order = sorted(nights, key=lambda n: by_night[n][0])  # the files' order, as one read of them all
-    if read:
-        loaded = [read[n] for n in in_order]
-    else:  # one read of every file: every bad file is named at once
-        loaded = [_read_night(ds, commit, clt, [p for n in in_order for p in by_night[n]])]
-    decided, dropped = False, 0
-    if ds.modality == "image":
-        assert plan is not None
-        samples = features.concat(loaded)
-        del loaded
-        read.clear()
+    files = data_files(ds, commit, clt)
+    nights = sorted((n for n in files if since is None or n >= since), reverse=True)
+    got: dict[str, dict[str, features.Samples]] = {}
+    decided = False
+    if plan is None:  # sensors only (images have a fixed plan): every night read whole decides it
+        paths = [p for n in _in_file_order(nights, files) for p in files[n]]
+        tables = list(sensor_tables(ds, commit, clt, paths))  # one read: every bad file is named at once
+        table = pd.concat(tables, ignore_index=True)
+        plan, decided = splits.decide_sensor_plan(ds, table, commit), True
+        del table
+        reader = _Nights(ds, commit, clt, files, plan, record)
+        by_night: dict[str, list[pd.DataFrame]] = {}
+        for path, frame in zip(paths, tables, strict=True):  # sensor_tables raised unless every file was fit
+            by_night.setdefault(night_of(path), []).append(frame)
+        del tables
+        for night in _in_file_order(nights, files):
+            got[night] = reader.samples(night, table=pd.concat(by_night.pop(night), ignore_index=True))
     else:
-        assert ds.sensor is not None
-        table = pd.concat(loaded, ignore_index=True)
-        del loaded
-        read.clear()  # the nights' own tables: only the concatenated one is windowed
-        if plan is None:
-            plan, decided = splits.decide_sensor_plan(ds, table, commit), True
-        samples = _windows(ds, plan, table)
-        if ds.validation.constant_channel == "window":
-            flat = features.flat_windows(samples.x, ds.validation.min_channel_std)
-            samples, dropped = samples.subset(~flat), int(flat.sum())
-    parts = features.split(samples)
+        reader = _Nights(ds, commit, clt, files, plan, record, shards)
+        if budget_mb is not None and since is None:
+
+            def labels_and_keys(night: str) -> tuple[np.ndarray, np.ndarray]:
+                got[night] = reader.samples(night)
+                reader.raise_refused()  # the unfit files of the night being read
+                return _labels_and_keys(got[night].values())
+
+            nights = newest_nights(ds, budget_mb, nights, labels_and_keys)
+        else:
+            for night in nights:
+                got[night] = reader.samples(night)
+            reader.raise_refused()  # every unfit file of every night named at once
+    in_order = _in_file_order(nights, files)
+    parts = {s: features.concat([got[n][s] for n in in_order]) for s in SPLITS}
+    got.clear()
+    dropped = _drop_flat(ds, parts)
     splits.check_coverage(ds, plan, features.class_counts(parts, ds.labels))
     if decided and record:
         splits.write_record(clt, ds.repository, plan)
-    every = since is None and len(nights) == len(by_night)
-    return SplitSamples(parts, plan, dropped, None if every else nights)
+    reader.commit_shards()
+    every = since is None and len(nights) == len(files)
+    return SplitSamples(parts, plan, dropped, None if every else nights, reader.from_shards, reader.cut, reader.derived)
+
+
+def _labels_and_keys(parts: Iterable[features.Samples]) -> tuple[np.ndarray, np.ndarray]:
+    """The labels and unit keys of samples of several splits (no value copied)."""
+    parts = list(parts)
+    return np.concatenate([p.y for p in parts]), np.concatenate([p.keys for p in parts])
 
 
 def known_plan(ds: DatasetConfig, clt: Any) -> splits.SplitPlan | None:
@@ -236,18 +364,6 @@ def known_plan(ds: DatasetConfig, clt: Any) -> splits.SplitPlan | None:
     return plan
 
 
-def _read_night(ds: DatasetConfig, commit: str, clt: Any, paths: list[str]) -> Any:
-    """The files ``paths``: one table (sensors, the files concatenated) or their samples (images)."""
-    if ds.modality == "image":
-        return load_image_samples(ds, commit, clt, paths=paths)
-    return pd.concat(list(sensor_tables(ds, commit, clt, paths)), ignore_index=True)
-
-
-def _windows(ds: DatasetConfig, plan: splits.SplitPlan, table: pd.DataFrame) -> features.Samples:
-    assert ds.sensor is not None
-    return features.sensor_windows(table, ds.sensor, plan.block_seconds if plan.unit == "time" else None)
-
-
 def newest_nights(
     ds: DatasetConfig,
     budget_mb: float,
@@ -258,8 +374,8 @@ def newest_nights(
 ) -> list[str]:
     """The newest of ``nights`` (newest first) whose ``fill`` samples, counted night by night,
     fill ``budget_mb`` and give every class a sample in every split of ``cover``; all of them
-    when they never do. ``labels_and_keys`` reads a night: its samples' labels and unit keys. The
-    count is per night (a window across midnight is not counted): it decides only where reading
+    when they never do. ``labels_and_keys`` reads a night: its samples' labels and unit keys. A
+    night's samples are its own (:class:`_Nights`), so the count is exact: it decides where reading
     stops; the training's budget itself is applied to the samples then read
     (``training.within_budget``).
     """
@@ -287,12 +403,18 @@ def sample_bytes(ds: DatasetConfig) -> int:
 
 
 def load_holdout(
-    ds: DatasetConfig, commit: str, clt: Any, budget_mb: float | None = None, since: str | None = None
+    ds: DatasetConfig,
+    commit: str,
+    clt: Any,
+    budget_mb: float | None = None,
+    since: str | None = None,
+    shards: bool = True,
 ) -> SplitSamples:
     """The holdout alone (``parts`` has only ``holdout``), the same samples as
-    ``load_splits(...)["holdout"]``, read file by file: the rows or images of other splits are let
-    go as each file is read, so memory follows the holdout, not the commit. Every file read is
-    checked (:class:`UntrustedData`).
+    ``load_splits(...)["holdout"]``: a night's holdout shard when one exists (:mod:`.derived`),
+    else its files read one by one, the rows or images of other splits let go as each file is
+    read, so memory follows the holdout, not the commit. Every file read is checked
+    (:class:`UntrustedData`).
 
     Which nights are read: every one by default; the nights from ``since`` on (a reproduction);
     with ``budget_mb`` (the evaluation: ``gate.holdout_budget_mb``), the newest nights first,
@@ -308,43 +430,33 @@ def load_holdout(
     if plan is None:
         assert ds.modality == "sensor"  # images have a fixed plan (by the image's bytes)
         whole = load_splits(ds, commit, clt, since=since)
-        return SplitSamples({"holdout": whole["holdout"]}, whole.plan, whole.flat_windows_dropped, whole.nights)
-    by_night = data_paths(ds, commit, clt)
-    nights = sorted((n for n in by_night if since is None or n >= since), reverse=True)
-    block = plan.block_seconds if plan.unit == "time" else None
-    spec = ds.sensor
-
-    def read(paths: list[str]) -> Any:  # the held-out samples (images) or rows (sensors) of files
-        if ds.modality == "image":
-            return load_image_samples(ds, commit, clt, wanted=("holdout",), paths=paths)
-        assert spec is not None
-        return features.wanted_rows(sensor_tables(ds, commit, clt, paths), spec, block, {"holdout"})
-
-    read_by_night: dict[str, Any] = {}
+        return SplitSamples(
+            {"holdout": whole["holdout"]},
+            whole.plan,
+            whole.flat_windows_dropped,
+            whole.nights,
+            whole.from_shards,
+            whole.cut,
+        )
+    files = data_files(ds, commit, clt)
+    nights = sorted((n for n in files if since is None or n >= since), reverse=True)
+    reader = _Nights(ds, commit, clt, files, plan, write=False, read=shards)
+    got: dict[str, features.Samples] = {}
     if budget_mb is not None and since is None:
 
         def labels_and_keys(night: str) -> tuple[np.ndarray, np.ndarray]:
-            got = read_by_night[night] = read(by_night[night])
-            if ds.modality == "image":
-                return got.y, got.keys
-            assert spec is not None
-            return features.window_labels(got.rows, spec, block)
+            got[night] = reader.samples(night, ("holdout",))["holdout"]
+            reader.raise_refused()
+            return got[night].y, got[night].keys
 
         nights = newest_nights(ds, budget_mb, nights, labels_and_keys, fill="holdout", cover=("holdout",))
-    in_order = sorted(nights, key=lambda n: by_night[n][0])  # the files' order, as one read of them all
-    if read_by_night:
-        parts = [read_by_night.pop(n) for n in in_order]
-    else:  # one read of every file: every bad file is named at once
-        parts = [read([p for n in in_order for p in by_night[n]])]
-    dropped = 0
-    if ds.modality == "image":
-        holdout = features.concat(parts)
     else:
-        assert spec is not None
-        holdout = features.windows_of_rows(parts, spec, block)
-        if ds.validation.constant_channel == "window":
-            flat = features.flat_windows(holdout.x, ds.validation.min_channel_std)
-            holdout, dropped = holdout.subset(~flat), int(flat.sum())
+        for night in nights:
+            got[night] = reader.samples(night, ("holdout",))["holdout"]
+        reader.raise_refused()  # every unfit file of every night named at once
+    parts = {"holdout": features.concat([got.pop(n) for n in _in_file_order(nights, files)])}
+    dropped = _drop_flat(ds, parts)
+    holdout = parts["holdout"]
     support = features.label_counts(holdout, ds.labels)
     missing = [lab for lab, n in support.items() if n == 0]
     if missing:
@@ -355,5 +467,5 @@ def load_holdout(
             + ", ".join(f"{lab} {n}" for lab, n in support.items())
             + ". Nothing was evaluated."
         )
-    every = since is None and len(nights) == len(by_night)
-    return SplitSamples({"holdout": holdout}, plan, dropped, None if every else nights)
+    every = since is None and len(nights) == len(files)
+    return SplitSamples({"holdout": holdout}, plan, dropped, None if every else nights, reader.from_shards, reader.cut)

@@ -68,20 +68,6 @@ def sensor_windows(
     return Samples(np.stack(xs), np.asarray(ys, np.int64), np.asarray(keys, dtype=object))
 
 
-def window_labels(
-    df: pd.DataFrame, spec: SensorSpec, block_seconds: float | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """The labels and keys of :func:`sensor_windows`' windows, without copying any value."""
-    ys: list[int] = []
-    keys: list[str] = []
-    for _, runs in _runs(df, spec, block_seconds, None):
-        for start, end, label, key in runs:
-            n = max(0, (end - start - spec.window) // spec.stride + 1)
-            ys += [label] * n
-            keys += [key] * n
-    return np.asarray(ys, np.int64), np.asarray(keys, dtype=object)
-
-
 def _runs(
     df: pd.DataFrame, spec: SensorSpec, block_seconds: float | None, median_steps: dict[str, float] | None
 ) -> Iterator[tuple[pd.DataFrame, list[tuple[int, int, int, str]]]]:

@@ -1,0 +1,91 @@
+"""Each night's samples are cut once (#15 part 2): the training writes them as shards on their
+own lakeFS branch, and later reads (the next retrain, the evaluation, a reproduction) take a
+night's shard when it was cut from exactly that night's files by the same recipe. Real lakeFS,
+real recordings (sktime's BasicMotions) and real images (scikit-learn's digits).
+"""
+
+from __future__ import annotations
+
+import lakefs
+import numpy as np
+import pandas as pd
+
+from devstack.real_data import basic_motions_fleet, device_csvs, digit_pngs
+from include.retrain.lake import lakefs_io
+from include.retrain.ml import dataset, derived
+from tests.integration.conftest import dataset_copy, publish_files
+
+
+def _same(a, b) -> None:
+    for split in ("train", "val", "holdout"):
+        np.testing.assert_array_equal(a[split].x, b[split].x)
+        np.testing.assert_array_equal(a[split].y, b[split].y)
+        assert list(a[split].keys) == list(b[split].keys)
+
+
+def _watches(day: str, n: int = 4) -> dict[str, bytes]:
+    start = pd.Timestamp(f"{day}T08:00", tz="UTC").to_pydatetime()
+    return device_csvs(basic_motions_fleet(n, start=start))
+
+
+def _main_head(clt, repository: str) -> str:
+    return str(lakefs.Repository(repository, client=clt).branch("main").head.get_commit().id)
+
+
+def test_a_night_is_cut_once_and_read_from_its_shard_until_its_files_change(stack, endpoint):
+    ds = dataset_copy("motions_fleet", "derived_motions")
+    one, two, three = "2026-10-01", "2026-10-02", "2026-10-03"
+    for day in (one, two):
+        commit = publish_files(stack, endpoint, ds, day, f"derived__{day}", _watches(day))
+    clt = lakefs_io.client(endpoint)
+    main = _main_head(clt, ds.repository)
+
+    first = dataset.load_splits(ds, commit, clt, record=True)  # what the training does
+    assert first.from_shards == [] and sorted(first.derived) == [one, two]
+    assert _main_head(clt, ds.repository) == main  # shards live on their own branch, never on main
+    shards = lakefs_io.list_paths(clt, ds.repository, derived.DERIVED_BRANCH, derived.DERIVED_PREFIX)
+    assert {p.split("/")[1] for p, _, _ in shards} == {f"dt={one}", f"dt={two}"}
+
+    again = dataset.load_splits(ds, commit, clt, record=True)  # the next retrain at the same commit
+    assert sorted(again.from_shards) == [one, two] and again.derived == []
+    _same(again, first)
+    holdout = dataset.load_holdout(ds, commit, clt)  # the evaluation
+    assert sorted(holdout.from_shards) == [one, two]
+    np.testing.assert_array_equal(holdout["holdout"].x, first["holdout"].x)
+
+    # a later night lands, and a fifth watch's recordings land late into night two: night two's
+    # shard no longer matches its files, so it is cut again; night one's is read
+    publish_files(stack, endpoint, ds, three, f"derived__{three}", _watches(three))
+    late = {k: v for k, v in _watches(two, 5).items() if "watch-05" in k}
+    assert late
+    commit = publish_files(stack, endpoint, ds, two, f"derived__{two}_late", late)
+    later = dataset.load_splits(ds, commit, clt, record=True)
+    assert later.from_shards == [one] and sorted(later.derived) == [two, three]
+
+    # the same samples as cutting every night from its files with no shard at all
+    lakefs_io.delete_branch(lakefs.Repository(ds.repository, client=clt), derived.DERIVED_BRANCH)
+    fresh = dataset.load_splits(ds, commit, clt)
+    assert fresh.from_shards == [] and fresh.derived == []
+    _same(later, fresh)
+
+    # another recipe (a shorter stride) never reads a shard cut by this one
+    dataset.load_splits(ds, commit, clt, record=True)
+    assert ds.sensor is not None
+    restrided = ds.model_copy(update={"sensor": ds.sensor.model_copy(update={"stride": ds.sensor.stride // 2})})
+    other = dataset.load_splits(restrided, commit, clt)
+    assert other.from_shards == [] and len(other["train"]) > len(fresh["train"])
+
+
+def test_the_images_of_a_night_are_decoded_once(stack, endpoint):
+    ds = dataset_copy("digits", "derived_digits")
+    files = {k.split("/", 1)[1]: v for k, v in digit_pngs(30, "2026-10-01").items()}
+    commit = publish_files(stack, endpoint, ds, "2026-10-01", "derived__digits", files)
+    clt = lakefs_io.client(endpoint)
+    first = dataset.load_splits(ds, commit, clt, record=True)
+    assert first.derived == ["2026-10-01"]
+    again = dataset.load_splits(ds, commit, clt)
+    assert again.from_shards == ["2026-10-01"]
+    _same(again, first)
+    holdout = dataset.load_holdout(ds, commit, clt)
+    assert holdout.from_shards == ["2026-10-01"]
+    np.testing.assert_array_equal(holdout["holdout"].x, first["holdout"].x)
