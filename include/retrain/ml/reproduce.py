@@ -101,7 +101,7 @@ def fetch() -> None:
     if splits.nights is not None or holdout_since:  # the evaluation read other nights than the training
         splits.parts["holdout"] = dataset.load_holdout(ds, commit, clt, since=holdout_since)["holdout"]
     arrays = {f"{name}_{part}": getattr(s, part) for name, s in splits.items() for part in ("x", "y")}
-    print(f"split {splits.plan.describe()} ({splits.plan.reason})")
+    print(f"split {splits.plan.describe()} ({splits.plan.reason}); samples: {splits.sources()}")
     DATA.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(DATA, labels=np.array(ds.labels), **arrays)
     print(f"{DATA}: " + ", ".join(f"{name}={len(s)}" for name, s in splits.items()))
