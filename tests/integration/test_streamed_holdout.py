@@ -34,12 +34,14 @@ def test_the_streamed_holdout_of_real_watches_is_the_holdout_of_the_whole_commit
     clt = lakefs_io.client(endpoint)
     whole = dataset.load_splits(ds, commit, clt, record=True)  # records the plan, as the training does
     assert whole.plan.unit == "time"
-    streamed = dataset.load_holdout(ds, commit, clt)
+    # read file by file, not from the nights' shards that the read above wrote
+    streamed = dataset.load_holdout(ds, commit, clt, shards=False)
+    assert streamed.from_shards == [] and sorted(streamed.cut) == ["2026-10-01", "2026-10-02"]
     assert streamed.plan == whole.plan and len(streamed["holdout"]) > 0
     _same(streamed["holdout"], whole["holdout"])
     # within a holdout budget of one window: the newest nights whose holdout has every activity,
     # the same samples as the holdout of those nights read whole
-    budgeted = dataset.load_holdout(ds, commit, clt, budget_mb=dataset.sample_bytes(ds) / 2**20)
+    budgeted = dataset.load_holdout(ds, commit, clt, budget_mb=dataset.sample_bytes(ds) / 2**20, shards=False)
     print(f"a holdout budget of one window reads the nights {budgeted.nights or 'all'}")
     expected = dataset.load_splits(ds, commit, clt, since=budgeted.since() or None)
     _same(budgeted["holdout"], expected["holdout"])

@@ -144,7 +144,9 @@ def test_the_holdout_read_file_by_file_is_the_holdout_of_the_whole_table(devices
     assert plan.unit == ("asset" if devices == 80 else "time")
     block = plan.block_seconds if plan.unit == "time" else None
     whole = _split(ds, table, plan)["holdout"]
-    streamed = features.streamed_windows(_files(table, 5), ds.sensor, block, {"holdout"})
+    streamed = features.windows_of_rows(
+        [features.wanted_rows(_files(table, 5), ds.sensor, block, {"holdout"})], ds.sensor, block
+    )
     assert len(whole) > 0
     np.testing.assert_array_equal(streamed.x, whole.x)
     np.testing.assert_array_equal(streamed.y, whole.y)
@@ -177,5 +179,5 @@ def test_a_machine_s_median_interval_counts_all_its_rows_when_the_holdout_is_rea
     assert len(whole) == 0
     alone = features.sensor_windows(table[features.rows_in(table, spec, 60.0, {"holdout"})], spec, 60.0)
     assert len(alone) > 0  # what reading the holdout alone would make without the whole machine's median
-    streamed = features.streamed_windows(_files(table, 8), spec, 60.0, {"holdout"})
+    streamed = features.windows_of_rows([features.wanted_rows(_files(table, 8), spec, 60.0, {"holdout"})], spec, 60.0)
     assert len(streamed) == 0

@@ -1,9 +1,10 @@
 """Ray job: score the candidate and the current champion on the same pinned holdout.
 
-The holdout is every sample whose split unit (ml/splits.py) hashes into the holdout split, read
-at the candidate's lakeFS commit file by file (the other splits' rows are let go as each file is
-read: memory follows the holdout, not the commit), from the newest nights that fill
-``gate.holdout_budget_mb``; both models see exactly the same samples.
+The holdout is every sample whose split unit (ml/splits.py) hashes into the holdout split, at
+the candidate's lakeFS commit, from the newest nights that fill ``gate.holdout_budget_mb``: each
+night's holdout shard (ml/derived.py), or for a night without one its files read one by one
+(the other splits' rows let go as each file is read: memory follows the holdout, not the
+commit); both models see exactly the same samples.
 
     python -m include.retrain.jobs.evaluate --dataset pump_fleet --commit <id> --run-id <candidate run>
 """

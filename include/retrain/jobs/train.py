@@ -319,6 +319,7 @@ def tune_and_log(
                 "airflow.dag_id": ds.dag_id,
                 "airflow.run_id": airflow_run_id,
                 "role": "candidate",
+                "samples.cut": dataset.SAMPLES_CUT,  # how its windows were cut (make reproduce checks it)
                 # config and knobs: a later night on the same data with the same one would train the same
                 "training.fingerprint": config_mod.training_fingerprint(
                     ds, num_samples, max_epochs, gpus_per_trial, seed, train_label_noise

@@ -21,6 +21,10 @@ from ..lake.formats import IMAGE_SUFFIXES, SENSOR_SUFFIXES, image_array, read_se
 from ..lake.lakefs_io import DATA_PREFIX
 from . import derived, features, splits
 
+# How samples are cut, tagged on every candidate (``samples.cut``): sensor windows from each
+# night's files alone. Models trained before had their windows cut across the nights read.
+SAMPLES_CUT = "per night"
+
 
 class UntrustedData(ValueError):
     """Data at the commit that no model may be trained or scored on; the message names the files."""
@@ -238,17 +242,13 @@ class _Nights:
         self.cut.append(night)
         parts_by_split = features.split(got)
         if self.write:
-            derived.write(self.clt, ds.repository, night, key, parts_by_split)
+            derived.write(self.clt, ds.repository, night, key, parts_by_split, self.commit)
             self.derived.append(night)
         return {s: parts_by_split[s] for s in wanted}
 
     def raise_refused(self) -> None:
         if self.refused:
             raise untrusted(self.ds, self.commit, self.refused)
-
-    def commit_shards(self) -> None:
-        if self.derived:
-            derived.commit(self.clt, self.ds.repository, self.derived, self.commit)
 
 
 def _no_samples(ds: DatasetConfig) -> features.Samples:
@@ -270,6 +270,17 @@ def _drop_flat(ds: DatasetConfig, parts: dict[str, features.Samples]) -> int:
         flat = features.flat_windows(samples.x, ds.validation.min_channel_std)
         parts[name], dropped = samples.subset(~flat), dropped + int(flat.sum())
     return dropped
+
+
+def _nights_since(ds: DatasetConfig, commit: str, files: dict[str, dict[str, str]], since: str | None) -> list[str]:
+    """The nights at the commit from ``since`` on (every one without), newest first."""
+    nights = sorted((n for n in files if since is None or n >= since), reverse=True)
+    if not nights:
+        raise ValueError(
+            f"dataset '{ds.name}': no night at {ds.repository}@{commit[:12]} from {since} on "
+            f"(the newest is {max(files)})"
+        )
+    return nights
 
 
 def _in_file_order(nights: Iterable[str], files: dict[str, dict[str, str]]) -> list[str]:
@@ -305,7 +316,7 @@ def load_splits(
     """
     plan = known_plan(ds, clt)
     files = data_files(ds, commit, clt)
-    nights = sorted((n for n in files if since is None or n >= since), reverse=True)
+    nights = _nights_since(ds, commit, files, since)
     got: dict[str, dict[str, features.Samples]] = {}
     decided = False
     if plan is None:  # sensors only (images have a fixed plan): every night read whole decides it
@@ -342,7 +353,6 @@ def load_splits(
     splits.check_coverage(ds, plan, features.class_counts(parts, ds.labels))
     if decided and record:
         splits.write_record(clt, ds.repository, plan)
-    reader.commit_shards()
     every = since is None and len(nights) == len(files)
     return SplitSamples(parts, plan, dropped, None if every else nights, reader.from_shards, reader.cut, reader.derived)
 
@@ -439,7 +449,7 @@ def load_holdout(
             whole.cut,
         )
     files = data_files(ds, commit, clt)
-    nights = sorted((n for n in files if since is None or n >= since), reverse=True)
+    nights = _nights_since(ds, commit, files, since)
     reader = _Nights(ds, commit, clt, files, plan, write=False, read=shards)
     got: dict[str, features.Samples] = {}
     if budget_mb is not None and since is None:

@@ -2,19 +2,24 @@
 
 A night's samples (sensor windows, or decoded images) depend only on that night's files and on
 the recipe that cut them: the dataset's sensor or image spec and the split plan's unit. The
-training job writes them per night and split (``train``/``val``/``holdout`` ``.npz``) on their
-own branch (``DERIVED_BRANCH``, never main: main only moves by merging validated data), under a
-key that hashes the recipe and the night's files (path and checksum). A later retrain, the
-evaluation and a reproduction read a night's shard when one exists for exactly those files and
-that recipe, and window the files otherwise: a shard can be missing, never stale.
+training job writes them per night and split (``train``/``val``/``holdout`` ``.npz``, each
+night committed as it is written) on their own branch (``DERIVED_BRANCH``, never main: main only
+moves by merging validated data), under a key that hashes the recipe and the night's files (path
+and checksum). A later retrain, the evaluation and a reproduction read a night's shard when one
+exists for exactly those files and that recipe, and cut the files otherwise. The recipe holds
+the source of the modules that read and cut samples and the versions of the libraries they use,
+so a change to either cuts every night again instead of reading what an older cut left.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
 from collections.abc import Collection
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,17 +32,36 @@ from .splits import SplitPlan
 DERIVED_BRANCH = "retrain-derived"
 DERIVED_PREFIX = "windows/"
 DONE = "done.json"  # written last: a shard without it is incomplete and never read
-# Bump when the way samples are cut changes, so no shard of the old cut is read again.
+# Bump to cut every night again for a reason the code and libraries below do not show.
 RECIPE_VERSION = 1
+# What reads and cuts a night's samples: their source is part of every shard's key.
+CUTTING_MODULES = ("ml/dataset.py", "ml/features.py", "ml/splits.py", "ml/derived.py", "lake/formats.py")
+CUTTING_LIBRARIES = ("numpy", "pandas", "pyarrow", "pillow")
+
+
+PACKAGE = Path(__file__).resolve().parents[1]  # include/retrain
+
+
+@functools.cache
+def code_fingerprint(package: Path = PACKAGE) -> str:
+    """A hash of the cutting modules' source (below ``package``, this ``include/retrain``) and the
+    cutting libraries' versions."""
+    digest = hashlib.sha256()
+    for module in CUTTING_MODULES:
+        digest.update(module.encode() + b"\0" + (package / module).read_bytes())
+    for library in CUTTING_LIBRARIES:
+        digest.update(f"{library}=={metadata.version(library)}\0".encode())
+    return digest.hexdigest()
 
 
 def shard_key(ds: DatasetConfig, plan: SplitPlan, files: dict[str, str]) -> str:
-    """The key of a night's shard: the recipe (spec, plan unit) and the night's ``files``
-    (path -> checksum)."""
+    """The key of a night's shard: the recipe (spec, plan unit, the cutting code and libraries) and
+    the night's ``files`` (path -> checksum)."""
     spec = ds.sensor if ds.modality == "sensor" else ds.image
     assert spec is not None
     recipe = {
         "version": RECIPE_VERSION,
+        "code": code_fingerprint(),
         "modality": ds.modality,
         "spec": spec.model_dump(mode="json", exclude={"augment"}),
         "unit": plan.unit,
@@ -68,34 +92,29 @@ def read(
         return None
 
 
-def write(clt: Any, repository: str, night: str, key: str, parts: dict[str, features.Samples]) -> None:
-    """Upload a night's shard (every split, then ``done.json``) to the derived branch, uncommitted
-    (:func:`commit` commits a job's shards at once)."""
+def write(
+    clt: Any, repository: str, night: str, key: str, parts: dict[str, features.Samples], source_commit: str
+) -> None:
+    """Write a night's shard to the derived branch (every split, then ``done.json``) and commit it."""
     import lakefs
+    from lakefs.exceptions import LakeFSException
 
     branch = lakefs.Repository(repository, client=clt).branch(DERIVED_BRANCH)
     branch.create(source_reference=lakefs_io.MAIN, exist_ok=True)
     prefix = shard_prefix(night, key)
     for split, samples in parts.items():
         lakefs_io.upload(branch, f"{prefix}{split}.npz", _dump(samples), "application/octet-stream")
-    done = {"night": night, "key": key, "samples": {s: len(p) for s, p in parts.items()}}
+    done = {
+        "night": night,
+        "key": key,
+        "source_commit": source_commit,
+        "samples": {s: len(p) for s, p in parts.items()},
+    }
     lakefs_io.upload(branch, prefix + DONE, json.dumps(done).encode(), "application/json")
-
-
-def commit(clt: Any, repository: str, nights: list[str], source_commit: str) -> None:
-    """Commit the shards written for ``nights`` (nothing when another job's commit took them)."""
-    import lakefs
-    from lakefs.exceptions import LakeFSException
-
-    branch = lakefs.Repository(repository, client=clt).branch(DERIVED_BRANCH)
     try:
-        lakefs_io.commit_if_changed(
-            branch,
-            f"window shards of {len(nights)} night{'s' * (len(nights) != 1)}: {', '.join(sorted(nights))}",
-            {"source_commit": source_commit},
-        )
+        lakefs_io.commit_if_changed(branch, f"samples of night {night or 'undated'}", {"source_commit": source_commit})
     except LakeFSException as exc:  # e.g. another job's commit took them first: they are read all the same
-        print(f"window shards of {', '.join(sorted(nights))} left uncommitted on '{DERIVED_BRANCH}': {exc}", flush=True)
+        print(f"the shard of night {night} is left uncommitted on '{DERIVED_BRANCH}': {exc}", flush=True)
 
 
 def _dump(samples: features.Samples) -> bytes:

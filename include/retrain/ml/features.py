@@ -138,15 +138,6 @@ def asset_medians(timestamps: dict[str, list[np.ndarray]]) -> dict[str, float]:
     return out
 
 
-def streamed_windows(
-    tables: Iterable[pd.DataFrame], spec: SensorSpec, block_seconds: float | None, wanted: set[str]
-) -> Samples:
-    """The windows of the ``wanted`` splits of the tables' concatenation, holding only their rows:
-    each table's other rows are let go as it comes (its timestamps are kept with
-    ``block_seconds``, 8 bytes a row, for each machine's median interval)."""
-    return windows_of_rows([wanted_rows(tables, spec, block_seconds, wanted)], spec, block_seconds)
-
-
 @dataclass
 class WantedRows:
     """The rows of some splits' units (:func:`wanted_rows`), and with time blocks every row's

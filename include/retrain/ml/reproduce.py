@@ -73,6 +73,8 @@ def params_from_registry(client: Any, model: str, version: str) -> dict[str, Any
         },
         # the oldest night whose holdout the evaluation scored (absent or "": every night at the commit)
         "holdout_since": run.data.tags.get("holdout.since") or None,
+        # how its samples were cut (absent: across the nights read, before each night was cut alone)
+        "samples_cut": run.data.tags.get("samples.cut", "across nights"),
         "registered": {k: float(m[k]) for k in ("holdout_accuracy", "holdout_macro_f1") if k in m},
         "tolerance": DEFAULT_TOLERANCE,
     }
@@ -85,6 +87,14 @@ def prepare(model: str, version: str, out: Path = PARAMS) -> dict[str, Any]:
     header = f"# Written by `make reproduce MODEL={model} VERSION={version}` from the MLflow registry.\n"
     out.write_text(header + yaml.safe_dump(params, sort_keys=False))
     print(f"{out}: {model} v{version} at lakeFS {params['lakefs']['repo']}@{params['lakefs']['commit'][:12]}")
+    from . import dataset
+
+    if params["samples_cut"] != dataset.SAMPLES_CUT and config_mod.get(params["dataset"]).modality == "sensor":
+        print(
+            f"note: {model} v{version} had its windows cut {params['samples_cut']}; this code cuts them "
+            f"{dataset.SAMPLES_CUT} (docs/design-notes.md), so its samples come in another order and a "
+            "window that crossed midnight is gone: its metrics are compared within the tolerance all the same"
+        )
     return params
 
 
