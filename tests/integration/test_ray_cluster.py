@@ -90,10 +90,17 @@ def test_trials_run_on_the_workers_only_and_half_gpus_pack_two_per_worker(stack,
     most, on = _watch_trials(stack, client, sub)
     result, _ = wait_job(client, sub)
     workers = {n for n, head in nodes.items() if not head}
-    assert on == workers, "trials must spread over both workers and never run on the head"
-    assert most == 4, f"{most} trials at once: 0.5 GPU a trial packs two onto each worker's one GPU"
+    assert on <= workers, "a trial ran on the head"
+    # where and when the trials ran, as each trial's MLflow run says (its node, its start and end):
+    # the live watch above can miss short trials when the state API answers slowly under load
     runs = _trial_runs(stack, result)
-    assert len(runs) == 4 and {r.data.tags["ray.node_id"] for r in runs} <= workers
+    assert len(runs) == 4 and {r.data.tags["ray.node_id"] for r in runs} == workers, (
+        "trials must spread over both workers and never run on the head"
+    )
+    at_once = max(
+        sum(o.info.start_time <= r.info.start_time < (o.info.end_time or float("inf")) for o in runs) for r in runs
+    )
+    assert at_once == 4, f"{at_once} trials at once (live watch: {most}): 0.5 GPU a trial packs two per worker's GPU"
     for r in runs:
         assert r.data.tags["ray.gpu_ids"] != "none" and r.data.tags["device"] == "cpu"  # logical GPUs, no CUDA
 
