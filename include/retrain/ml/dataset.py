@@ -154,8 +154,7 @@ def load_image_samples(
     if refused and raising:
         raise untrusted(ds, commit, refused)
     if not xs:
-        h, w = ds.image.size
-        return features.Samples(np.zeros((0, 1, h, w), np.float32), np.zeros(0, np.int64), np.zeros(0, dtype=object))
+        return _no_samples(ds)
     return features.Samples(np.stack(xs), np.asarray(ys, np.int64), np.asarray(keys, dtype=object))
 
 
@@ -199,7 +198,7 @@ class _Nights:
         commit: str,
         clt: Any,
         files: dict[str, dict[str, str]],
-        plan: Any,
+        plan: splits.SplitPlan,
         write: bool,
         read: bool = True,
     ) -> None:
@@ -252,6 +251,7 @@ class _Nights:
 
 
 def _no_samples(ds: DatasetConfig) -> features.Samples:
+    """No samples, in the shape of the dataset's model inputs."""
     if ds.modality == "image":
         assert ds.image is not None
         shape: tuple[int, ...] = (0, 1, *ds.image.size)

@@ -37,8 +37,6 @@ RECIPE_VERSION = 1
 # What reads and cuts a night's samples: their source is part of every shard's key.
 CUTTING_MODULES = ("ml/dataset.py", "ml/features.py", "ml/splits.py", "ml/derived.py", "lake/formats.py")
 CUTTING_LIBRARIES = ("numpy", "pandas", "pyarrow", "pillow")
-
-
 PACKAGE = Path(__file__).resolve().parents[1]  # include/retrain
 
 
@@ -99,8 +97,7 @@ def write(
     import lakefs
     from lakefs.exceptions import LakeFSException
 
-    branch = lakefs.Repository(repository, client=clt).branch(DERIVED_BRANCH)
-    branch.create(source_reference=lakefs_io.MAIN, exist_ok=True)
+    branch = lakefs_io.ensure_branch(lakefs.Repository(repository, client=clt), DERIVED_BRANCH)
     prefix = shard_prefix(night, key)
     for split, samples in parts.items():
         lakefs_io.upload(branch, f"{prefix}{split}.npz", _dump(samples), "application/octet-stream")
