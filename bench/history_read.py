@@ -13,8 +13,9 @@ also read in fresh processes:
 * ``shards``: ``dataset.load_splits``, every night read from its shard;
 * ``holdout``: ``dataset.load_holdout(shards=False)``, every night's holdout read file by file
   (each file's rows of other splits let go as it is read);
-* ``evaluation``: ``dataset.load_holdout`` with ``--holdout-budget-mb``, as the evaluation job
-  reads (the holdout of the newest nights that fill it with every class, from their shards).
+* ``evaluation``: ``dataset.load_holdout`` with ``--holdout-budget-mb`` and ``record=True``, as
+  the evaluation job reads (the holdout of the newest nights that fill it with every class, from
+  their shards; a night without one is cut and its shard written).
 
 Prints each read's peak RSS and seconds, the holdout's size and the nights read; baseline: the
 ``files`` read at the same commit, in the same run. Goals (#15 parts 2-4): a night is cut once
@@ -65,7 +66,7 @@ def read(how: str, name: str, commit: str, budget_mb: str, holdout_budget_mb: st
     elif how == "holdout":
         split = dataset.load_holdout(ds, commit, clt, shards=False)
     else:
-        split = dataset.load_holdout(ds, commit, clt, budget_mb=float(holdout_budget_mb))
+        split = dataset.load_holdout(ds, commit, clt, budget_mb=float(holdout_budget_mb), record=True)
     return {
         "seconds": time.monotonic() - t0,
         "holdout": len(split["holdout"]),

@@ -89,3 +89,30 @@ def test_the_images_of_a_night_are_decoded_once(stack, endpoint):
     holdout = dataset.load_holdout(ds, commit, clt)
     assert holdout.from_shards == ["2026-10-01"]
     np.testing.assert_array_equal(holdout["holdout"].x, first["holdout"].x)
+
+
+def test_the_evaluation_cuts_the_older_nights_the_training_did_not_read_once(stack, endpoint):
+    # the holdout budget reaches older nights than the training's, and such a night has no shard
+    # under its key after a change of the cutting code, a library or the spec, or when it landed
+    # before the first training: the evaluation writes the shards of the nights it cut, so the
+    # next evaluation reads every night from its shard
+    ds = dataset_copy("motions_fleet", "derived_older")
+    days = ["2026-10-01", "2026-10-02", "2026-10-03"]
+    for day in days:
+        commit = publish_files(stack, endpoint, ds, day, f"older__{day}", _watches(day))
+    clt = lakefs_io.client(endpoint)
+    trained = dataset.load_splits(ds, commit, clt, record=True, since=days[-1])  # a budget of one night
+    assert trained.derived == [days[-1]]
+
+    evaluated = dataset.load_holdout(ds, commit, clt, record=True)  # what the evaluation job does
+    assert evaluated.from_shards == [days[-1]] and sorted(evaluated.derived) == days[:-1]
+    again = dataset.load_holdout(ds, commit, clt, record=True)
+    assert sorted(again.from_shards) == days and again.cut == [] and again.derived == []
+    np.testing.assert_array_equal(again["holdout"].x, evaluated["holdout"].x)
+    assert list(again["holdout"].keys) == list(evaluated["holdout"].keys)
+
+    # the shards the evaluation wrote hold every split, as the training's do
+    whole = dataset.load_splits(ds, commit, clt)
+    assert sorted(whole.from_shards) == days
+    lakefs_io.delete_branch(lakefs.Repository(ds.repository, client=clt), derived.DERIVED_BRANCH)
+    _same(whole, dataset.load_splits(ds, commit, clt))

@@ -61,7 +61,8 @@ def evaluate(ds: config_mod.DatasetConfig, commit: str, run_id: str) -> Evaluati
     # the split recorded by the training (SplitUnfit, no retry, if a class misses the holdout)
     started = time.monotonic()
     budget = ds.gate.holdout_budget_mb
-    split = dataset.load_holdout(ds, commit, lakefs_io.client_from_env(), budget_mb=budget)
+    # record: the older nights the training did not read are cut once, their shards written
+    split = dataset.load_holdout(ds, commit, lakefs_io.client_from_env(), budget_mb=budget, record=True)
     holdout = split["holdout"]
     print(
         f"holdout of {len(holdout)} samples, split {split.plan.describe()}, "

@@ -419,6 +419,7 @@ def load_holdout(
     budget_mb: float | None = None,
     since: str | None = None,
     shards: bool = True,
+    record: bool = False,
 ) -> SplitSamples:
     """The holdout alone (``parts`` has only ``holdout``), the same samples as
     ``load_splits(...)["holdout"]``: a night's holdout shard when one exists (:mod:`.derived`),
@@ -431,6 +432,10 @@ def load_holdout(
     until their holdout samples fill the budget and every class has one (:func:`newest_nights`):
     older nights are not read at all. The samples are then those of
     ``load_splits(..., since=<the oldest night read>)["holdout"]``; ``nights`` says which were read.
+
+    With ``record`` (the evaluation job), a night cut from its files is cut whole and its shard
+    written, as the training does: the holdout budget reaches older nights than the training's,
+    and the next evaluation reads them from their shards instead of cutting them again.
 
     Needs the plan: the configured one, else the one the training recorded; without either (no
     training recorded a plan yet) the whole commit is loaded to decide it, as :func:`load_splits`
@@ -450,7 +455,7 @@ def load_holdout(
         )
     files = data_files(ds, commit, clt)
     nights = _nights_since(ds, commit, files, since)
-    reader = _Nights(ds, commit, clt, files, plan, write=False, read=shards)
+    reader = _Nights(ds, commit, clt, files, plan, write=record and shards, read=shards)
     got: dict[str, features.Samples] = {}
     if budget_mb is not None and since is None:
 
@@ -478,4 +483,6 @@ def load_holdout(
             + ". Nothing was evaluated."
         )
     every = since is None and len(nights) == len(files)
-    return SplitSamples({"holdout": holdout}, plan, dropped, None if every else nights, reader.from_shards, reader.cut)
+    return SplitSamples(
+        {"holdout": holdout}, plan, dropped, None if every else nights, reader.from_shards, reader.cut, reader.derived
+    )
