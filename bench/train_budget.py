@@ -3,16 +3,18 @@
 For training splits of 0.5x, 1x, 2x and 4x the budget (pump_fleet windows: 5 channels x 128 rows
 of float32, 4 classes), two fresh processes, as the training job splits the work:
 
-* the job's driver: holds the whole training split (today's job loads the whole commit), keeps
-  what ``training.within_budget`` selects and hands it on (here: a ``.npy`` file; in the job:
-  Ray's object store through ``tune.with_parameters``);
+* the job's driver: holds a training split of that size (the job reads the newest nights until
+  they fill the budget, so it holds this much only when one night is that large:
+  ``history_read.py`` measures the job's own read against the history), keeps what
+  ``training.within_budget`` selects and hands it on (here: a ``.npy`` file; in the job: Ray's
+  object store through ``tune.with_parameters``);
 * a trial: loads only what was handed on and trains one epoch of the production trial
   (``training.epochs``, one thread, the shipped search space's first configuration).
 
 Each reports its peak RSS; the trial also its epoch time. Baseline: the same figures at 1x the
 budget, in the same run. Goal (#15): past the budget, a trial's epoch time and peak memory stay
-flat (<= 1.2x the 1x figures at 4x). The driver's peak is printed beside them: it still grows with
-the split, because the job does not stream its load yet (#15 parts 2-4).
+flat (<= 1.2x the 1x figures at 4x). The driver's peak is printed beside them: it grows with
+the split it holds, because a night is read whole (not yet in chunks, #15 part 3).
 
     .venv/bin/python bench/train_budget.py [--budget-mb 64] [--factors 0.5 1 2 4]
 """
