@@ -11,6 +11,9 @@ stack's three-node Ray cluster.
 from __future__ import annotations
 
 import io
+import signal
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -59,6 +62,16 @@ def _ingested(stack: Any, endpoint: Any, ds: Any, landed: dict[str, bytes], run_
     return lineage, ray, steps.ingest(ds, s3, DATE, endpoint, lineage)
 
 
+def _watches_on_ray(stack: Any, endpoint: Any, name: str, watches: int) -> tuple:
+    """``watches`` good watches ingested for a dataset above ``spread_above_mb``: the dataset, the
+    lineage, the Ray endpoint, the ingest's result and a Jobs API client."""
+    ds = dataset_copy("motions_fleet", name, spread_above_mb=0.0)
+    good = device_csvs(basic_motions_fleet(watches))
+    landed = {f"dt={DATE}/{k}": v for k, v in good.items()}
+    lineage, ray, ingested = _ingested(stack, endpoint, ds, landed, name.replace("_", "__", 1))
+    return ds, lineage, ray, ingested, submission.job_client(ray.address, ray.token)
+
+
 def test_a_large_run_is_examined_on_ray_across_nodes_and_judged_as_in_the_task(stack, endpoint):
     ds = dataset_copy("motions_fleet", "spread_motions", spread_above_mb=0.0, max_bad_fraction=0.5)
     good = device_csvs(basic_motions_fleet(8))
@@ -99,12 +112,7 @@ def test_a_validation_stops_the_examination_an_earlier_try_left_running(stack, e
     The earlier try's job is a real job on the real cluster under the id such a try gives it
     (``examination_id``), made to outlive the test so the next try finds it running.
     """
-    ds = dataset_copy("motions_fleet", "spread_stop", spread_above_mb=0.0)
-    good = device_csvs(basic_motions_fleet(4))
-    lineage, ray, ingested = _ingested(
-        stack, endpoint, ds, {f"dt={DATE}/{k}": v for k, v in good.items()}, "spread__stop"
-    )
-    client = submission.job_client(ray.address, ray.token)
+    ds, lineage, ray, ingested, client = _watches_on_ray(stack, endpoint, "spread_stop", 4)
     earlier = f"{examination_id(ds, ingested['branch'], lineage.run_id)}-1"
     client.submit_job(entrypoint="python -c 'import time; time.sleep(600)'", submission_id=earlier)
     deadline = time.monotonic() + 60
@@ -116,3 +124,52 @@ def test_a_validation_stops_the_examination_an_earlier_try_left_running(stack, e
 
     assert validated["passed"] and validated["examined_on_ray"] is not None
     assert submission.wait_for_end(client, earlier, 30) == "STOPPED", "the earlier try's job still runs"
+
+
+_EXAMINE = """
+import sys
+from include.retrain.config import DatasetConfig
+from include.retrain.jobs.file_statistics import examine_on_ray
+from include.retrain.jobs.submission import RayEndpoint
+
+ds = DatasetConfig.model_validate_json(sys.stdin.read())
+examine_on_ray(RayEndpoint(sys.argv[1], sys.argv[2]), ds, sys.argv[3], sys.argv[4])
+"""
+
+
+def test_a_validation_told_to_stop_stops_its_examination(stack, endpoint):
+    """Airflow's supervisor sends the task process SIGTERM when an operator marks the running
+    ``validate`` failed or clears it: the examination job stops with it instead of running to its
+    end with no try left to read it. The task is a real process running the task's own call."""
+    ds, lineage, ray, ingested, client = _watches_on_ray(stack, endpoint, "spread_term", 8)
+    stem = f"{examination_id(ds, ingested['branch'], lineage.run_id)}-"
+    task = subprocess.Popen(
+        [sys.executable, "-c", _EXAMINE, ray.address, ray.token, ingested["branch"], lineage.run_id],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert task.stdin is not None
+    task.stdin.write(ds.model_dump_json())
+    task.stdin.close()
+    deadline, running = time.monotonic() + 120, None
+    while running is None:
+        assert time.monotonic() < deadline and task.poll() is None, "the examination job never ran"
+        running = next(
+            (
+                j.submission_id
+                for j in client.list_jobs()
+                if (j.submission_id or "").startswith(stem)
+                and submission.job_status(client, j.submission_id) == "RUNNING"
+            ),
+            None,
+        )
+        time.sleep(0.2)
+
+    task.send_signal(signal.SIGTERM)  # what the supervisor sends first
+    task.wait(timeout=60)
+    assert task.stderr is not None
+    err = task.stderr.read()
+    assert task.returncode == -signal.SIGTERM, (task.returncode, err[-2000:])
+    assert submission.wait_for_end(client, running, 30) == "STOPPED", "the examination ran on after its task"
+    assert f"stopped Ray job {running}" in err, err[-2000:]

@@ -130,7 +130,7 @@ def examine_on_ray(
 
     A new job every call (a Clear re-examines what the branch holds now); a job of an earlier call
     for the same run and branch that still runs is stopped first. The job is stopped if it has
-    not ended after ``timeout`` seconds.
+    not ended after ``timeout`` seconds, or if this process is told to end (SIGTERM) meanwhile.
     """
     entrypoint = _entrypoint(branch)
     stem = examination_id(ds, branch, run)
@@ -141,9 +141,13 @@ def examine_on_ray(
     for earlier in submission.stop_running(client, f"{stem}-"):
         log.warning("stopped Ray job %s, an earlier try's examination of %s that was still running", earlier, branch)
     env = submission.runtime_env({DATASET_ENV: ds.model_dump_json()})
-    client.submit_job(entrypoint=entrypoint, submission_id=sub_id, runtime_env=env, metadata={"airflow.run_id": run})
-    log.info("examining the new files on Ray: job %s (dashboard: %s/#/jobs/%s)", sub_id, ray.address, sub_id)
-    status = submission.wait_for_end(client, sub_id, timeout)
+    # a try told to end (an operator marked it failed or cleared it) stops its job with it
+    with submission.stopped_on_term(client, sub_id):
+        client.submit_job(
+            entrypoint=entrypoint, submission_id=sub_id, runtime_env=env, metadata={"airflow.run_id": run}
+        )
+        log.info("examining the new files on Ray: job %s (dashboard: %s/#/jobs/%s)", sub_id, ray.address, sub_id)
+        status = submission.wait_for_end(client, sub_id, timeout)
     if status is None:
         client.stop_job(sub_id)
         raise TimeoutError(f"Ray job {sub_id} examining {branch} did not end in {timeout:.0f} s: stopped")

@@ -14,12 +14,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
+import os
 import re
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,6 +166,41 @@ def stop_running(client: Any, prefix: str) -> list[str]:
             client.stop_job(job.submission_id)
             stopped.append(job.submission_id)
     return stopped
+
+
+@contextlib.contextmanager
+def stopped_on_term(client: Any, sub_id: str) -> Iterator[None]:
+    """Stop Ray job ``sub_id`` if this process is told to end (SIGTERM) inside the block.
+
+    Airflow's supervisor sends a task process SIGTERM when an operator marks the running task
+    failed or clears it; a job the task waits for would otherwise run on with no try left to read
+    it. The handler stops the job, then hands the signal to the handler it replaced (Airflow's,
+    which calls the operator's ``on_kill``; or the default, which ends the process). The previous
+    handler is back after the block. Signals are handled in the main thread only: elsewhere the
+    block runs unguarded.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum: int, frame: Any) -> None:
+        try:
+            client.stop_job(sub_id)
+            logging.getLogger(__name__).warning("told to end (SIGTERM): stopped Ray job %s", sub_id)
+        except Exception as exc:  # the job may have ended, the cluster gone: the signal still counts
+            logging.getLogger(__name__).warning("told to end (SIGTERM): could not stop Ray job %s: %s", sub_id, exc)
+        if callable(previous):
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:  # the default: end as the signal says
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def wait_for_end(client: Any, sub_id: str, timeout: float, poll: float = 0.5) -> str | None:
