@@ -105,7 +105,8 @@ def main() -> None:
         print(
             f"at {max(rows):g}x the budget vs 1x: trial epoch {top['epoch_s'] / base['epoch_s']:.2f}x, "
             f"trial peak {top['trial_peak_mb'] / base['trial_peak_mb']:.2f}x [goal <= 1.2x]; "
-            f"driver peak {top['driver_peak_mb'] / base['driver_peak_mb']:.2f}x (it holds the whole split: a night that large, read whole)"
+            f"driver peak {top['driver_peak_mb'] / base['driver_peak_mb']:.2f}x "
+            "(it holds the whole split: a night that large, read whole)"
         )
 
 
