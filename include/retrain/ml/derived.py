@@ -2,7 +2,8 @@
 
 A night's samples (sensor windows, or decoded images) depend only on that night's files and on
 the recipe that cut them: the dataset's sensor or image spec and the split plan's unit. The
-training job (and the evaluation job, for the older nights it cuts) writes them per night and split (``train``/``val``/``holdout`` ``.npz``, each
+training job (and the evaluation job, for the older nights it cuts) writes them per night and
+split (``train``/``val``/``holdout`` ``.npz``, each
 night committed as it is written) on their own branch (``DERIVED_BRANCH``, never main: main only
 moves by merging validated data), under a key that hashes the recipe and the night's files (path
 and checksum). A later retrain, the evaluation and a reproduction read a night's shard when one
