@@ -6,8 +6,8 @@ of float32, 4 classes), two fresh processes, as the training job splits the work
 * the job's driver: holds a training split of that size (the job reads the newest nights until
   they fill the budget, so it holds this much only when one night is that large:
   ``history_read.py`` measures the job's own read against the history), keeps what
-  ``training.within_budget`` selects and hands it on (here: a ``.npy`` file; in the job: Ray's
-  object store through ``tune.with_parameters``);
+  ``training.within_budget`` selects and hands it on (here: a ``.npz`` file; in the job: the
+  nights' derived shards in lakeFS and the kept indices, from which each trial's worker reads it);
 * a trial: loads only what was handed on and trains one epoch of the production trial
   (``training.epochs``, one thread, the shipped search space's first configuration).
 

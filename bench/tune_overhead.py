@@ -6,7 +6,9 @@
    which also starts a process and imports torch.
 2. plain, warm: the same loop in this process, after a warm-up (no process, no import).
 3. tune x1: the same trial through ``tune.Tuner`` on a running local Ray (1 CPU a trial), data
-   through ``tune.with_parameters``, as the training job runs it (actor reuse on).
+   through ``tune.with_parameters`` (actor reuse on). The training job's trials read their
+   samples from the derived shards in lakeFS instead, once per worker process (``train.trial_samples``);
+   this bench has no lakeFS, so a trial's figure here leaves that read out (the job logs it).
 4. tune 2 seq / tune 2 par: two trials one after the other (max_concurrent_trials=1) vs at once,
    with actor reuse (the job's setting) and without.
 5. plain 2 in series / plain 2 parallel: one new process running the loop twice vs two new

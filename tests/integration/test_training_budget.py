@@ -2,10 +2,13 @@
 nights that fill the budget, trains on a class-stratified sample that fits it, says both in its
 log, and records them on the candidate (MLflow params), so ``make reproduce`` reads the same
 nights and samples (``reproduce.fetch``, ``reproduce.train``). The real evaluation job within a
-``gate.holdout_budget_mb`` does the same with the holdout (tag ``holdout.since``).
+``gate.holdout_budget_mb`` does the same with the holdout (tag ``holdout.since``). The trial reads
+its samples from the nights' derived shards itself.
 """
 
 from __future__ import annotations
+
+import re
 
 from mlflow import MlflowClient
 
@@ -39,6 +42,9 @@ def test_a_split_over_the_budget_trains_on_a_stratified_sample_recorded_on_the_c
     # the newest night alone fills the budget with every class in every split: the older one is not read
     assert "read the newest 1 night (2025-07-02 .. 2025-07-02)" in log, log[-3000:]
     assert params["train_data_since"] == "2025-07-02"
+    # the trial read the newest night's shard itself and kept the driver's sample of it (it checks
+    # that it has the driver's counts): no array came through the Ray object store
+    assert re.search(r"read \d+ MB of samples from 1 derived shard\(s\)", log), log[-3000:]
     clt = lakefs_io.client(endpoint)
     newest = dataset.load_splits(ds, commit, clt, since="2025-07-02")  # what make reproduce reads
     whole = dataset.load_splits(ds, commit, clt)

@@ -1,8 +1,11 @@
-"""Ray job: hyperparameter search with Ray Tune over the sensor CNN.
+"""Ray job: hyperparameter search with Ray Tune over the dataset's CNN.
 
-Reads the dataset once, at an immutable lakeFS commit, shares the arrays with
-every trial through the Ray object store, logs every trial as an MLflow child
-run, and logs the best model in the parent (candidate) run.
+The driver reads the newest nights that fill the training budget at an immutable lakeFS commit
+(each night from its derived shard, or cut from its files and its shard written), decides the
+samples trained on and the normalisation, and lets go of the samples. Each trial's worker process
+reads them from the shards itself (once: a reused worker keeps them for its next trial), so no
+array travels through the Ray object store. Every trial is an MLflow child run; the best model
+is logged in the parent (candidate) run.
 
     python -m include.retrain.jobs.train --dataset pump_fleet --commit <id> --airflow-run-id <run>
 """
@@ -10,11 +13,15 @@ run, and logs the best model in the parent (candidate) run.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .. import config as config_mod
 from ..handoffs import TrainResult
@@ -25,16 +32,63 @@ from .submission import emit_result, run_job
 SELECT_METRIC = {"holdout_accuracy": "val_accuracy", "holdout_macro_f1": "val_macro_f1"}
 
 
-def train_trial(hp: dict[str, Any], arrays: dict[str, Any]) -> None:
-    """One Tune trial: train, report validation metrics each epoch, checkpoint, log to MLflow."""
+# The samples the last trial of this worker process read, by what they were read from: a trial the
+# process runs next (actor reuse) with the same inputs takes them instead of reading them again.
+_READ: dict[str, dict[str, Any]] = {}
+
+
+def samples_digest(inputs: dict[str, Any]) -> str:
+    """What a trial's samples are read from: the repository, the shards and the samples kept."""
+    digest = hashlib.sha256(json.dumps([inputs["dataset"].repository, inputs["shards"]]).encode())
+    digest.update(np.ascontiguousarray(inputs["train_index"]).tobytes())
+    return digest.hexdigest()
+
+
+def trial_samples(inputs: dict[str, Any]) -> dict[str, Any]:
+    """A trial's ``train_x``, ``val_x`` and ``val_y``, read-only: read from the nights' derived
+    shards (``dataset.read_shards``) and cut to the driver's ``train_index``, or those this worker
+    process read for its previous trial of the same search."""
+    digest = samples_digest(inputs)
+    if digest not in _READ:
+        _READ.clear()  # a worker keeps one search's samples, never two
+        t0 = time.monotonic()
+        ds = inputs["dataset"]
+        parts = dataset.read_shards(ds, lakefs_io.client_from_env(), inputs["shards"], ("train", "val"))
+        train, val = parts["train"], parts["val"]
+        index = inputs["train_index"]
+        if len(index) != len(train):
+            train = train.subset(index)
+        got = {"train": len(train), "val": len(val)}
+        if got != inputs["sizes"]:
+            raise RuntimeError(
+                f"the trial read {got} samples from the derived shards of {ds.repository}, "
+                f"the driver had {inputs['sizes']}"
+            )
+        read = {"train_x": train.x, "val_x": val.x, "val_y": val.y}
+        for a in read.values():
+            a.setflags(write=False)  # the next trial of this process gets them as they were read
+        _READ[digest] = read
+        mb = sum(a.nbytes for a in read.values()) / 2**20
+        print(
+            f"read {mb:.0f} MB of samples from {len(inputs['shards'])} derived shard(s) "
+            f"in {time.monotonic() - t0:.1f}s",
+            flush=True,
+        )
+    return _READ[digest]
+
+
+def train_trial(hp: dict[str, Any], inputs: dict[str, Any]) -> None:
+    """One Tune trial: read its samples (:func:`trial_samples`), train, report validation metrics
+    each epoch, checkpoint, log to MLflow."""
     import mlflow
     import ray
     import torch
     from ray import tune
 
-    torch.set_num_threads(max(1, int(arrays["cpus_per_trial"])))
+    torch.set_num_threads(max(1, int(inputs["cpus_per_trial"])))
     gpu_ids = ray.get_gpu_ids()
     device = training.pick_device(gpu_ids)
+    arrays = {**inputs, **trial_samples(inputs)}
     labels = arrays["labels"]
     model, opt = training.new_model(hp, arrays["train_x"], len(labels), arrays["mean"], arrays["std"])
     client = mlflow.MlflowClient()
@@ -281,7 +335,8 @@ def tune_and_log(
     val = splits["val"]
     available = splits["train"]
     sample_bytes = int(available.x[0].nbytes) if len(available) else 0
-    train = available.subset(training.within_budget(available.y, sample_bytes, budget, seed))
+    train_index = training.within_budget(available.y, sample_bytes, budget, seed)
+    train = available.subset(train_index)
     if len(train) < len(available):
         print(
             f"training split {len(available)} samples ({len(available) * sample_bytes / 2**20:.0f} MB) is over "
@@ -308,6 +363,17 @@ def tune_and_log(
         + ", ".join(f"{lab} {'/'.join(str(counts[s][lab]) for s in features.SPLITS)}" for lab in ds.labels),
         flush=True,
     )
+    # what the trials read for themselves, and all the driver keeps of the samples from here on
+    samples = {
+        "dataset": ds,
+        "shards": splits.shards(),
+        "train_index": train_index,
+        "train_y": train_y,
+        "sizes": {"train": len(train), "val": len(val)},
+    }
+    n_train, n_available, n_val, example = len(train), len(available), len(val), train.x[:2].copy()
+    plan, since, flat_dropped = splits.plan, splits.since(), splits.flat_windows_dropped
+    del splits, available, train, val
 
     mlflow.set_experiment(ds.experiment)
     select = SELECT_METRIC[ds.gate.metric]
@@ -331,26 +397,23 @@ def tune_and_log(
                 "num_samples": num_samples,
                 "max_epochs": max_epochs,
                 "gpus_per_trial": gpus_per_trial,
-                "train_samples": len(train),
-                "train_samples_available": len(available),
+                "train_samples": n_train,
+                "train_samples_available": n_available,
                 "train_budget_mb": ds.tune.train_budget_mb,
                 # the oldest night read ("" = every night at the commit): make reproduce reads the same
-                "train_data_since": splits.since(),
-                "val_samples": len(val),
+                "train_data_since": since,
+                "val_samples": n_val,
                 "train_label_noise": train_label_noise,
                 "patience": ds.tune.patience,
                 "class_weights": ds.tune.class_weights,
-                "split_unit": splits.plan.unit,
-                "split_block_seconds": splits.plan.block_seconds or "",
-                "flat_windows_dropped": splits.flat_windows_dropped,
+                "split_unit": plan.unit,
+                "split_block_seconds": plan.block_seconds or "",
+                "flat_windows_dropped": flat_dropped,
             }
         )
         mlflow.log_metrics({f"train_support_{lab}": float(counts["train"][lab]) for lab in ds.labels})
-        arrays = {
-            "train_x": train.x,
-            "train_y": train_y,
-            "val_x": val.x,
-            "val_y": val.y,
+        inputs = {
+            **samples,
             "mean": mean,
             "std": std,
             "labels": ds.labels,
@@ -367,7 +430,7 @@ def tune_and_log(
         space = tune_space(ds.tune.space)
         space["seed"] = seed
         trainable = tune.with_resources(
-            tune.with_parameters(train_trial, arrays=arrays), trial_resources(ds.tune.cpus_per_trial, gpus_per_trial)
+            tune.with_parameters(train_trial, inputs=inputs), trial_resources(ds.tune.cpus_per_trial, gpus_per_trial)
         )
         tuner = search(
             trainable,
@@ -384,7 +447,7 @@ def tune_and_log(
         hp = {k: v for k, v in config.items() if k != "seed"}
         with checkpoint.as_directory() as d:
             state = torch.load(Path(d) / "state.pt", weights_only=False)
-        model = models.build(hp, train.x.shape[1:], len(arrays["labels"]), mean, std)
+        model = models.build(hp, example.shape[1:], len(ds.labels), mean, std)
         model.load_state_dict(state["model"])
         model.eval()
         best_metrics = {f"best_{k}": float(metrics[k]) for k in ("val_accuracy", "val_macro_f1")}
@@ -405,7 +468,7 @@ def tune_and_log(
         mlflow.pytorch.log_model(
             model,
             name="model",
-            input_example=train.x[:2],
+            input_example=example,
             pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
         )
         result: TrainResult = {
@@ -419,7 +482,7 @@ def tune_and_log(
             "best_val_macro_f1": best_metrics["best_val_macro_f1"],
             "seconds": round(time.monotonic() - t0, 1),
             "ray_version": ray.__version__,
-            "split": splits.plan.describe(),
+            "split": plan.describe(),
             "samples": counts,
             "cost": cost,
         }

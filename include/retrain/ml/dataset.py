@@ -169,6 +169,8 @@ class SplitSamples:
     from_shards: list[str] = field(default_factory=list)  # nights read from their derived shard
     cut: list[str] = field(default_factory=list)  # nights cut from their files
     derived: list[str] = field(default_factory=list)  # of those, the nights whose shard was written
+    keys: dict[str, str] = field(default_factory=dict)  # night -> the key of its shard (derived.shard_key)
+    in_order: list[str] = field(default_factory=list)  # the nights read, in the order their samples are
 
     def __getitem__(self, name: str) -> features.Samples:
         return self.parts[name]
@@ -184,6 +186,15 @@ class SplitSamples:
         """Where the nights' samples came from, for a log line."""
         out = f"{len(self.from_shards)} night(s) read from their derived shard, {len(self.cut)} cut from their files"
         return out + (f" (their shards written to lakeFS branch '{derived.DERIVED_BRANCH}')" if self.derived else "")
+
+    def shards(self) -> list[tuple[str, str]]:
+        """(night, shard key) of every night read, in the order of the samples: what
+        :func:`read_shards` takes to read the same samples again. Every night must have its shard
+        (read from it, or cut and written: ``load_splits(record=True)``)."""
+        unkept = [n for n in self.in_order if n not in self.from_shards and n not in self.derived]
+        if unkept:
+            raise ValueError(f"nights {unkept} were cut but not kept as shards (load_splits(record=True) keeps them)")
+        return [(n, self.keys[n]) for n in self.in_order]
 
 
 class _Nights:
@@ -208,13 +219,14 @@ class _Nights:
         self.from_shards: list[str] = []
         self.cut: list[str] = []
         self.derived: list[str] = []
+        self.keys: dict[str, str] = {}  # night -> its shard's key
 
     def samples(
         self, night: str, wanted: Collection[str] = SPLITS, table: pd.DataFrame | None = None
     ) -> dict[str, features.Samples]:
         """The night's samples of the ``wanted`` splits (``table``: its files, already read)."""
         ds, plan = self.ds, self.plan
-        key = derived.shard_key(ds, plan, self.files[night])
+        key = self.keys[night] = derived.shard_key(ds, plan, self.files[night])
         if table is None and self.read:
             shard = derived.read(self.clt, ds.repository, night, key, wanted)
             if shard is not None:
@@ -354,7 +366,43 @@ def load_splits(
     if decided and record:
         splits.write_record(clt, ds.repository, plan)
     every = since is None and len(nights) == len(files)
-    return SplitSamples(parts, plan, dropped, None if every else nights, reader.from_shards, reader.cut, reader.derived)
+    return SplitSamples(
+        parts,
+        plan,
+        dropped,
+        None if every else nights,
+        reader.from_shards,
+        reader.cut,
+        reader.derived,
+        reader.keys,
+        in_order,
+    )
+
+
+class MissingShard(RuntimeError):
+    """A derived shard a job was told to read is not on the derived branch."""
+
+
+def read_shards(
+    ds: DatasetConfig, clt: Any, shards: Iterable[tuple[str, str]], wanted: Collection[str]
+) -> dict[str, features.Samples]:
+    """The ``wanted`` splits' samples of the nights' derived shards (``shards``: (night, key), in
+    the order of :meth:`SplitSamples.shards`), as :func:`load_splits` returned them: in that
+    order, windows with a flat channel left out. What a Tune trial reads (#15 part 3)."""
+    got: dict[str, list[features.Samples]] = {s: [] for s in wanted}
+    for night, key in shards:
+        shard = derived.read(clt, ds.repository, night, key, wanted)
+        if shard is None:
+            raise MissingShard(
+                f"dataset '{ds.name}': the samples of night {night or 'undated'} are not on lakeFS branch "
+                f"'{derived.DERIVED_BRANCH}' of {ds.repository} ({derived.shard_prefix(night, key)}), where the "
+                "training's driver wrote or found them moments ago: was the branch deleted or reset meanwhile?"
+            )
+        for split in wanted:
+            got[split].append(shard[split])
+    parts = {s: features.concat(got.pop(s)) for s in wanted}
+    _drop_flat(ds, parts)
+    return parts
 
 
 def _labels_and_keys(parts: Iterable[features.Samples]) -> tuple[np.ndarray, np.ndarray]:
