@@ -9,10 +9,11 @@ from __future__ import annotations
 import lakefs
 import numpy as np
 import pandas as pd
+import pytest
 
 from devstack.real_data import basic_motions_fleet, device_csvs, digit_pngs
 from include.retrain.lake import lakefs_io
-from include.retrain.ml import dataset, derived
+from include.retrain.ml import dataset, derived, training
 from tests.integration.conftest import dataset_copy, publish_files
 
 
@@ -116,3 +117,38 @@ def test_the_evaluation_cuts_the_older_nights_the_training_did_not_read_once(sta
     assert sorted(whole.from_shards) == days
     lakefs_io.delete_branch(lakefs.Repository(ds.repository, client=clt), derived.DERIVED_BRANCH)
     _same(whole, dataset.load_splits(ds, commit, clt))
+
+
+def test_a_trial_reads_the_drivers_samples_from_the_shards_night_by_night(stack, endpoint):
+    # what a Tune trial reads (train.trial_samples): the samples the training's driver kept (its
+    # budget's sample; the windows with a flat channel left out), taken night by night from the
+    # shards, equal to the driver's sample for sample; a shard that holds other samples is refused
+    ds = dataset_copy("motions_fleet", "derived_trial")
+    for day in ("2026-10-01", "2026-10-02"):
+        table = basic_motions_fleet(4, start=pd.Timestamp(f"{day}T08:00", tz="UTC").to_pydatetime())
+        rows = table.index[table["asset_id"] == "watch-01"]  # its gyroscope z flat for a fifth of the day
+        table.loc[rows[: len(rows) // 5], "gyr_z"] = 0.0
+        commit = publish_files(stack, endpoint, ds, day, f"trial__{day}", device_csvs(table))
+    clt = lakefs_io.client(endpoint)
+    driver = dataset.load_splits(ds, commit, clt, record=True)  # the training's driver
+    assert driver.flat_windows_dropped > 0 and len(driver.in_order) == 2
+    train, val = driver["train"], driver["val"]
+    index = training.within_budget(train.y, int(train.x[0].nbytes), len(train) * train.x[0].nbytes / 2**21, 0)
+    assert 0 < len(index) < len(train)
+    positions = {"train": driver.shard_positions("train", index), "val": driver.shard_positions("val")}
+    cut = {s: sum(sizes[s] for _, _, sizes in driver.shards()) for s in ("train", "val")}
+    assert len(driver.shard_positions("train")) + len(val) < cut["train"] + cut["val"]  # flat ones skipped
+    read = dataset.read_shard_samples(ds, clt, driver.shards(), positions)
+    for split, kept in (("train", train.subset(index)), ("val", val)):
+        np.testing.assert_array_equal(read[split].x, kept.x)
+        np.testing.assert_array_equal(read[split].y, kept.y)
+        assert list(read[split].keys) == list(kept.keys)
+        assert dataset.fingerprint(read[split]) == dataset.fingerprint(kept)
+    assert dataset.fingerprint(read["train"]) != dataset.fingerprint(train)  # the budget's sample, not all
+
+    miscounted = [(night, key, {**sizes, "train": sizes["train"] + 1}) for night, key, sizes in driver.shards()]
+    with pytest.raises(dataset.ShardMismatch, match=r"holds .* samples, the training.s driver read"):
+        dataset.read_shard_samples(ds, clt, miscounted, positions)
+    lakefs_io.delete_branch(lakefs.Repository(ds.repository, client=clt), derived.DERIVED_BRANCH)
+    with pytest.raises(dataset.ShardMismatch, match="deleted or reset"):
+        dataset.read_shard_samples(ds, clt, driver.shards(), positions)

@@ -70,19 +70,23 @@ def _write_shards(stack, ds) -> list:
 
     clt = lakefs_io.client(stack.lakefs_endpoint())
     lakefs_io.ensure_repository(clt, ds.repository)
-    derived.write(clt, ds.repository, NIGHT, SHARD_KEY, _digits()["parts"], "test")
-    return [[NIGHT, SHARD_KEY]]
+    parts = _digits()["parts"]
+    derived.write(clt, ds.repository, NIGHT, SHARD_KEY, parts, "test")
+    return [[NIGHT, SHARD_KEY, {s: len(p) for s, p in parts.items()}]]
 
 
 def _inputs(ds, shards: list, experiment_id: str, parent_run_id: str) -> dict:
     import numpy as np
 
+    from include.retrain.ml import dataset
+
     digits = _digits()
-    train, val = digits["parts"]["train"], digits["parts"]["val"]
+    parts = digits["parts"]
     mean, std = digits["stats"]
     return {
-        "dataset": ds, "shards": [tuple(s) for s in shards], "train_index": np.arange(len(train)),
-        "train_y": train.y, "sizes": {"train": len(train), "val": len(val)},
+        "dataset": ds, "shards": [tuple(s) for s in shards], "train_y": parts["train"].y,
+        "positions": {s: np.arange(len(p)) for s, p in parts.items()},
+        "fingerprints": {s: dataset.fingerprint(p) for s, p in parts.items()},
         "mean": mean, "std": std, "labels": [str(d) for d in range(10)], "augment": AUGMENT,
         "max_epochs": EPOCHS, "patience": 3, "select": "val_macro_f1", "loss_weights": None,
         "cpus_per_trial": 1, "mixed_precision": False,

@@ -38,32 +38,31 @@ _READ: dict[str, dict[str, Any]] = {}
 
 
 def samples_digest(inputs: dict[str, Any]) -> str:
-    """What a trial's samples are read from: the repository, the shards and the samples kept."""
+    """What a trial's samples are read from: the repository, the shards and the positions kept."""
     digest = hashlib.sha256(json.dumps([inputs["dataset"].repository, inputs["shards"]]).encode())
-    digest.update(np.ascontiguousarray(inputs["train_index"]).tobytes())
+    for split in ("train", "val"):
+        digest.update(np.ascontiguousarray(inputs["positions"][split], dtype=np.int64).tobytes())
     return digest.hexdigest()
 
 
 def trial_samples(inputs: dict[str, Any]) -> dict[str, Any]:
-    """A trial's ``train_x``, ``val_x`` and ``val_y``, read-only: read from the nights' derived
-    shards (``dataset.read_shards``) and cut to the driver's ``train_index``, or those this worker
-    process read for its previous trial of the same search."""
+    """A trial's ``train_x``, ``val_x`` and ``val_y``, read-only: the driver's samples, read from
+    the nights' derived shards at the positions the driver kept (``dataset.read_shard_samples``)
+    and checked against the driver's fingerprints, or those this worker process read for its
+    previous trial of the same search."""
     digest = samples_digest(inputs)
     if digest not in _READ:
         _READ.clear()  # a worker keeps one search's samples, never two
         t0 = time.monotonic()
         ds = inputs["dataset"]
-        parts = dataset.read_shards(ds, lakefs_io.client_from_env(), inputs["shards"], ("train", "val"))
+        parts = dataset.read_shard_samples(ds, lakefs_io.client_from_env(), inputs["shards"], inputs["positions"])
+        for split, samples in parts.items():
+            if dataset.fingerprint(samples) != inputs["fingerprints"][split]:
+                raise dataset.ShardMismatch(
+                    f"dataset '{ds.name}': the {split} samples this trial read from the derived shards of "
+                    f"{ds.repository} are not those the training's driver read ({len(samples)} samples)"
+                )
         train, val = parts["train"], parts["val"]
-        index = inputs["train_index"]
-        if len(index) != len(train):
-            train = train.subset(index)
-        got = {"train": len(train), "val": len(val)}
-        if got != inputs["sizes"]:
-            raise RuntimeError(
-                f"the trial read {got} samples from the derived shards of {ds.repository}, "
-                f"the driver had {inputs['sizes']}"
-            )
         read = {"train_x": train.x, "val_x": val.x, "val_y": val.y}
         for a in read.values():
             a.setflags(write=False)  # the next trial of this process gets them as they were read
@@ -196,7 +195,12 @@ def best_checkpoint(results: Any, metric: str) -> tuple[Any, dict[str, Any], dic
         if metrics.get(metric) is not None
     ]
     if not kept:
-        raise SystemExit(f"no trial produced a checkpoint with '{metric}' ({results.num_errors} trial errors)")
+        errors = [str(e).strip().splitlines() for e in results.errors]
+        first = next((lines[-1] for lines in errors if lines), "")
+        raise SystemExit(
+            f"no trial produced a checkpoint with '{metric}' ({results.num_errors} trial errors)"
+            + (f"; the first: {first}" if first else "")
+        )
     return max(kept, key=lambda k: float(k[1][metric]))
 
 
@@ -367,9 +371,9 @@ def tune_and_log(
     samples = {
         "dataset": ds,
         "shards": splits.shards(),
-        "train_index": train_index,
+        "positions": {"train": splits.shard_positions("train", train_index), "val": splits.shard_positions("val")},
+        "fingerprints": {"train": dataset.fingerprint(train), "val": dataset.fingerprint(val)},
         "train_y": train_y,
-        "sizes": {"train": len(train), "val": len(val)},
     }
     n_train, n_available, n_val, example = len(train), len(available), len(val), train.x[:2].copy()
     plan, since, flat_dropped = splits.plan, splits.since(), splits.flat_windows_dropped

@@ -171,6 +171,8 @@ class SplitSamples:
     derived: list[str] = field(default_factory=list)  # of those, the nights whose shard was written
     keys: dict[str, str] = field(default_factory=dict)  # night -> the key of its shard (derived.shard_key)
     in_order: list[str] = field(default_factory=list)  # the nights read, in the order their samples are
+    night_sizes: dict[str, dict[str, int]] = field(default_factory=dict)  # night -> split -> samples cut
+    unflat: dict[str, np.ndarray] = field(default_factory=dict)  # split -> positions kept by _drop_flat
 
     def __getitem__(self, name: str) -> features.Samples:
         return self.parts[name]
@@ -187,14 +189,21 @@ class SplitSamples:
         out = f"{len(self.from_shards)} night(s) read from their derived shard, {len(self.cut)} cut from their files"
         return out + (f" (their shards written to lakeFS branch '{derived.DERIVED_BRANCH}')" if self.derived else "")
 
-    def shards(self) -> list[tuple[str, str]]:
-        """(night, shard key) of every night read, in the order of the samples: what
-        :func:`read_shards` takes to read the same samples again. Every night must have its shard
+    def shards(self) -> list[tuple[str, str, dict[str, int]]]:
+        """(night, shard key, samples per split) of every night read, in the order of the samples:
+        what :func:`read_shard_samples` reads the same samples from. Every night must have its shard
         (read from it, or cut and written: ``load_splits(record=True)``)."""
         unkept = [n for n in self.in_order if n not in self.from_shards and n not in self.derived]
         if unkept:
             raise ValueError(f"nights {unkept} were cut but not kept as shards (load_splits(record=True) keeps them)")
-        return [(n, self.keys[n]) for n in self.in_order]
+        return [(n, self.keys[n], self.night_sizes[n]) for n in self.in_order]
+
+    def shard_positions(self, split: str, index: np.ndarray | None = None) -> np.ndarray:
+        """Where the samples of ``split`` (those at ``index`` among them) are in the nights'
+        shards laid end to end (:meth:`shards`' order): windows with a flat channel skipped."""
+        kept = self.unflat.get(split)
+        positions = np.arange(len(self.parts[split])) if kept is None else kept
+        return positions if index is None else positions[index]
 
 
 class _Nights:
@@ -273,14 +282,17 @@ def _no_samples(ds: DatasetConfig) -> features.Samples:
     return features.Samples(np.zeros(shape, np.float32), np.zeros(0, np.int64), np.zeros(0, dtype=object))
 
 
-def _drop_flat(ds: DatasetConfig, parts: dict[str, features.Samples]) -> int:
-    """Leave out sensor windows with a flat channel (``validation.constant_channel: window``)."""
+def _drop_flat(ds: DatasetConfig, parts: dict[str, features.Samples], kept: dict[str, np.ndarray] | None = None) -> int:
+    """Leave out sensor windows with a flat channel (``validation.constant_channel: window``);
+    ``kept`` gets the positions of the windows kept, per split."""
     if ds.modality != "sensor" or ds.validation.constant_channel != "window":
         return 0
     dropped = 0
     for name, samples in parts.items():
         flat = features.flat_windows(samples.x, ds.validation.min_channel_std)
         parts[name], dropped = samples.subset(~flat), dropped + int(flat.sum())
+        if kept is not None:
+            kept[name] = np.flatnonzero(~flat)
     return dropped
 
 
@@ -359,9 +371,11 @@ def load_splits(
                 got[night] = reader.samples(night)
             reader.raise_refused()  # every unfit file of every night named at once
     in_order = _in_file_order(nights, files)
+    sizes = {n: {s: len(got[n][s]) for s in SPLITS} for n in in_order}
     parts = {s: features.concat([got[n][s] for n in in_order]) for s in SPLITS}
     got.clear()
-    dropped = _drop_flat(ds, parts)
+    unflat: dict[str, np.ndarray] = {}
+    dropped = _drop_flat(ds, parts, unflat)
     splits.check_coverage(ds, plan, features.class_counts(parts, ds.labels))
     if decided and record:
         splits.write_record(clt, ds.repository, plan)
@@ -376,33 +390,57 @@ def load_splits(
         reader.derived,
         reader.keys,
         in_order,
+        sizes,
+        unflat,
     )
 
 
-class MissingShard(RuntimeError):
-    """A derived shard a job was told to read is not on the derived branch."""
+class ShardMismatch(RuntimeError):
+    """A derived shard a job was told to read is gone, or holds other samples than it was told."""
 
 
-def read_shards(
-    ds: DatasetConfig, clt: Any, shards: Iterable[tuple[str, str]], wanted: Collection[str]
+def read_shard_samples(
+    ds: DatasetConfig,
+    clt: Any,
+    shards: Iterable[tuple[str, str, dict[str, int]]],
+    positions: dict[str, np.ndarray],
 ) -> dict[str, features.Samples]:
-    """The ``wanted`` splits' samples of the nights' derived shards (``shards``: (night, key), in
-    the order of :meth:`SplitSamples.shards`), as :func:`load_splits` returned them: in that
-    order, windows with a flat channel left out. What a Tune trial reads (#15 part 3)."""
-    got: dict[str, list[features.Samples]] = {s: [] for s in wanted}
-    for night, key in shards:
-        shard = derived.read(clt, ds.repository, night, key, wanted)
+    """The samples at ``positions`` (per split, ascending: :meth:`SplitSamples.shard_positions`)
+    of the nights' derived shards laid end to end (``shards``: :meth:`SplitSamples.shards`). Night
+    by night: a night's shard is let go once its samples are taken, so memory is what is kept plus
+    one night. What a Tune trial reads (#15 part 3). Raises :class:`ShardMismatch` when a shard
+    is gone or holds another number of samples than ``shards`` says."""
+    taken: dict[str, list[features.Samples]] = {s: [] for s in positions}
+    start = dict.fromkeys(positions, 0)
+    where = f"lakeFS branch '{derived.DERIVED_BRANCH}' of {ds.repository}"
+    for night, key, sizes in shards:
+        shard = derived.read(clt, ds.repository, night, key, positions)
         if shard is None:
-            raise MissingShard(
-                f"dataset '{ds.name}': the samples of night {night or 'undated'} are not on lakeFS branch "
-                f"'{derived.DERIVED_BRANCH}' of {ds.repository} ({derived.shard_prefix(night, key)}), where the "
-                "training's driver wrote or found them moments ago: was the branch deleted or reset meanwhile?"
+            raise ShardMismatch(
+                f"dataset '{ds.name}': the samples of night {night or 'undated'} are not on {where} "
+                f"({derived.shard_prefix(night, key)}), where the training's driver wrote or found them: "
+                "was the branch deleted or reset meanwhile?"
             )
-        for split in wanted:
-            got[split].append(shard[split])
-    parts = {s: features.concat(got.pop(s)) for s in wanted}
-    _drop_flat(ds, parts)
-    return parts
+        for split, wanted in positions.items():
+            samples, end = shard.pop(split), start[split] + sizes[split]
+            if len(samples) != sizes[split]:
+                raise ShardMismatch(
+                    f"dataset '{ds.name}': the {split} shard of night {night or 'undated'} on {where} holds "
+                    f"{len(samples)} samples, the training's driver read {sizes[split]}"
+                )
+            lo, hi = np.searchsorted(wanted, [start[split], end])
+            taken[split].append(samples.subset(wanted[lo:hi] - start[split]))
+            start[split] = end
+    return {s: features.concat(p) for s, p in taken.items()}
+
+
+def fingerprint(samples: features.Samples) -> str:
+    """A hash of the samples' labels and unit keys, in order: two reads of the same samples agree."""
+    import hashlib
+
+    digest = hashlib.sha256(np.ascontiguousarray(samples.y, dtype=np.int64).tobytes())
+    digest.update("\0".join(str(k) for k in samples.keys).encode())
+    return digest.hexdigest()
 
 
 def _labels_and_keys(parts: Iterable[features.Samples]) -> tuple[np.ndarray, np.ndarray]:
