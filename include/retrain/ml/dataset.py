@@ -408,7 +408,8 @@ def read_shard_samples(
     """The samples at ``positions`` (per split, ascending: :meth:`SplitSamples.shard_positions`)
     of the nights' derived shards laid end to end (``shards``: :meth:`SplitSamples.shards`). Night
     by night: a night's shard is let go once its samples are taken, so memory is what is kept plus
-    one night. What a Tune trial reads (#15 part 3). Raises :class:`ShardMismatch` when a shard
+    one night, and twice what is kept while the nights' pieces are joined. What a Tune trial reads
+    (#15 part 3). Raises :class:`ShardMismatch` when a shard
     is gone or holds another number of samples than ``shards`` says."""
     taken: dict[str, list[features.Samples]] = {s: [] for s in positions}
     start = dict.fromkeys(positions, 0)
