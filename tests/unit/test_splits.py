@@ -75,6 +75,25 @@ def test_a_sample_keeps_its_split_as_data_grows():
         assert len(after[s]) >= len(before[s])
 
 
+def test_the_plan_counts_only_the_windows_training_keeps():
+    """Every watch's gyroscope dead for the first third of its day: with ``constant_channel:
+    window`` (a user's default) training leaves those windows out, so the plan must find a block
+    length that puts every class in every split with the rest (counting every row it chose 30 s
+    blocks, and training then had no 'standing' in the holdout)."""
+    ds, table = _motions(4)
+    ds = ds.model_copy(update={"validation": ds.validation.model_copy(update={"constant_channel": "window"})})
+    for rows in table.groupby("asset_id").groups.values():
+        table.loc[rows[: len(rows) // 3], ["gyr_x", "gyr_y", "gyr_z"]] = 0.0
+    plan = splits.decide_sensor_plan(ds, table, "c0")
+    parts = _split(ds, table, plan)
+    kept = {s: p.subset(~features.flat_windows(p.x, ds.validation.min_channel_std)) for s, p in parts.items()}
+    assert sum(map(len, kept.values())) < sum(map(len, parts.values()))
+    splits.check_coverage(ds, plan, features.class_counts(kept, ds.labels))  # raises if a class misses a split
+    assert plan.reason.endswith("2600 of 8000 rows lie in stretches with a flat channel and were not counted")
+    keep = ds.model_copy(update={"validation": ds.validation.model_copy(update={"constant_channel": "keep"})})
+    assert "not counted" not in splits.decide_sensor_plan(keep, table, "c0").reason  # flat windows are trained on
+
+
 def test_windows_never_cross_a_gap():
     spec = config.SensorSpec(channels=["a"], labels=["normal", "fault"], window=4, stride=4, max_gap=3.0)
     ts = pd.to_datetime([0, 1, 2, 3, 4, 5, 50, 51, 52, 53], unit="s", utc=True)  # a 45 s pause after row 5

@@ -11,9 +11,11 @@ A sample's split is a hash of its *unit*, so it never changes as data grows:
 For sensors with ``split.unit: auto`` the plan is decided once, from the data of the first
 training: ``asset`` when every class is on at least ``MIN_UNITS_PER_CLASS`` machines, else
 ``time`` with the longest block (longer blocks leak less between neighbouring windows) that gives
-every class ``MIN_UNITS_PER_CLASS`` units and puts it in every split. The decision is recorded in
-lakeFS (branch ``SPLIT_BRANCH``, never main) so later nights, the evaluation and a reproduction
-use the same plan; an explicit ``split`` in datasets.yaml always wins over the record.
+every class ``MIN_UNITS_PER_CLASS`` units and puts it in every split. With
+``validation.constant_channel: window`` only the rows outside flat stretches count (training leaves
+those windows out). The decision is recorded in lakeFS (branch ``SPLIT_BRANCH``, never main) so
+later nights, the evaluation and a reproduction use the same plan; an explicit ``split`` in
+datasets.yaml always wins over the record.
 
 Every class must then have samples in train, val and holdout, or :class:`SplitUnfit` names the
 classes, splits and counts before any training (a deterministic error: no retry).
@@ -23,13 +25,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..config import DatasetConfig
+from ..config import DatasetConfig, SensorSpec
 from ..handoffs import SPLITS
 
 # Cumulative bounds of the stable split: 70 % train, 15 % val, 15 % holdout.
@@ -140,17 +142,49 @@ def _fits(frame: pd.DataFrame, labels: list[str]) -> tuple[bool, int]:
     return every, int(units.min())
 
 
+def flat_stretches(table: pd.DataFrame, spec: SensorSpec, min_std: float) -> np.ndarray:
+    """Which rows lie in a stretch where a channel is flat: each machine's rows in time order are
+    tiled by window lengths, and a tile with a channel whose std is below ``min_std`` is flat.
+
+    An estimate of the rows whose windows training leaves out (``validation.constant_channel:
+    window`` drops each window with a flat channel): windows start every ``stride`` rows and break at
+    label changes and gaps, tiles do not. Cheap and vectorised, for the plan's counts only."""
+    positions = np.arange(len(table))
+    ordered = table.assign(_position=positions).sort_values([spec.asset_column, spec.timestamp_column], kind="stable")
+    machine = ordered[spec.asset_column].astype(str)
+    tile = ordered.groupby(machine, sort=False).cumcount().to_numpy() // max(spec.window, 1)
+    spread = ordered[spec.channels].astype("float64").groupby([machine.to_numpy(), tile]).transform("std", ddof=0)
+    flat = np.zeros(len(table), bool)
+    flat[ordered["_position"].to_numpy()] = (spread.fillna(0.0).to_numpy() < min_std).any(axis=1)
+    return flat
+
+
 def decide_sensor_plan(ds: DatasetConfig, table: pd.DataFrame, commit: str) -> SplitPlan:
     """The auto plan for a sensor table (see the module docstring for the rule); with
-    ``split.unit: time`` and no ``block_minutes``, the block length only."""
+    ``split.unit: time`` and no ``block_minutes``, the block length only. With
+    ``validation.constant_channel: window`` it counts only the rows outside flat stretches
+    (:func:`flat_stretches`): the windows training keeps."""
     spec = ds.sensor
     assert spec is not None
+    window_s = spec.window * median_interval_s(table, spec.asset_column, spec.timestamp_column)
+    flat = (
+        flat_stretches(table, spec, ds.validation.min_channel_std)
+        if ds.validation.constant_channel == "window"
+        else np.zeros(len(table), bool)
+    )
+    if not flat.any():
+        return _decide(ds, spec, table, commit, window_s)
+    plan = _decide(ds, spec, table[~flat], commit, window_s)
+    note = f"{int(flat.sum())} of {len(table)} rows lie in stretches with a flat channel and were not counted"
+    return replace(plan, reason=f"{plan.reason}; {note}")
+
+
+def _decide(ds: DatasetConfig, spec: SensorSpec, table: pd.DataFrame, commit: str, window_s: float) -> SplitPlan:
     labels = [lab for lab in spec.labels if (table[spec.label_column] == lab).any()]
     assets = table[spec.asset_column].astype(str)
     every, fewest = _fits(_split_rows(table, assets, spec.label_column), labels)
     if ds.split.unit != "time" and every and fewest >= MIN_UNITS_PER_CLASS:
         return SplitPlan("asset", reason=f"every class is on at least {fewest} machines", decided_at=commit)
-    window_s = spec.window * median_interval_s(table, spec.asset_column, spec.timestamp_column)
     ns = nanoseconds(table[spec.timestamp_column])
     covering: list[tuple[int, int]] = []  # (block seconds, fewest units of a class) of blocks that cover
     for block in sorted((b for b in BLOCK_LADDER_S if b >= MIN_WINDOWS_PER_BLOCK * window_s), reverse=True):
