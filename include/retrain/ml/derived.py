@@ -8,16 +8,19 @@ night committed as it is written) on their own branch (``DERIVED_BRANCH``, never
 moves by merging validated data), under a key that hashes the recipe and the night's files (path
 and checksum). A later retrain, the evaluation and a reproduction read a night's shard when one
 exists for exactly those files and that recipe, and cut the files otherwise. The recipe holds
-the source of the modules that read and cut samples and the versions of the libraries they use,
-so a change to either cuts every night again instead of reading what an older cut left.
+the code of the modules that read and cut samples (their syntax trees: docs and comments left
+out) and the versions of Python and the libraries they use, so a change to either cuts every
+night again instead of reading what an older cut left.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import io
 import json
+import sys
 from collections.abc import Collection
 from importlib import metadata
 from pathlib import Path
@@ -43,14 +46,28 @@ PACKAGE = Path(__file__).resolve().parents[1]  # include/retrain
 
 @functools.cache
 def code_fingerprint(package: Path = PACKAGE) -> str:
-    """A hash of the cutting modules' source (below ``package``, this ``include/retrain``) and the
-    cutting libraries' versions."""
-    digest = hashlib.sha256()
+    """A hash of the cutting modules' code (below ``package``, this ``include/retrain``) and the
+    cutting libraries' versions. The code is each module's syntax tree without its docstrings
+    (comments are not in it), so an edit of the docs alone cuts nothing again; the tree's dump is
+    Python's own, so the Python version is in the hash too."""
+    digest = hashlib.sha256(f"python {sys.version_info.major}.{sys.version_info.minor}\0".encode())
     for module in CUTTING_MODULES:
-        digest.update(module.encode() + b"\0" + (package / module).read_bytes())
+        digest.update(module.encode() + b"\0" + _code_of((package / module).read_text()).encode())
     for library in CUTTING_LIBRARIES:
         digest.update(f"{library}=={metadata.version(library)}\0".encode())
     return digest.hexdigest()
+
+
+def _code_of(source: str) -> str:
+    """A module's syntax tree without docstrings (of the module, its classes and functions)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        first = node.body[0] if node.body else None
+        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+            node.body = node.body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False)
 
 
 def shard_key(ds: DatasetConfig, plan: SplitPlan, files: dict[str, str]) -> str:
