@@ -121,7 +121,8 @@ def tune_run(data: dict, epochs: int, seeds: list[int], concurrent: int, reuse: 
     results = tuner.fit()
     elapsed = time.perf_counter() - t0
     assert results.num_errors == 0, results.errors
-    ends = [(r.metrics["loop_start"], r.metrics["loop_end"]) for r in results]
+    finals = [results[i].metrics or {} for i in range(len(results))]
+    ends = [(m["loop_start"], m["loop_end"]) for m in finals]
     at_once = max(e for _, e in ends) - min(s for s, _ in ends)
     span = sum(e - s for s, e in ends) if concurrent == 1 else at_once
     LOOP_SPANS.setdefault((len(seeds), concurrent, reuse), []).append(span)
